@@ -1,0 +1,423 @@
+"""The `rightsdesk` command. Thin: each subcommand calls one part of the package."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rightsdesk import __version__
+from rightsdesk.config import ConfigError, Settings
+from rightsdesk.knowledge_base import (
+    KnowledgeBase,
+    KnowledgeBaseError,
+    check_knowledge_base,
+    load_knowledge_base,
+)
+from rightsdesk.messages import check_messages, load_messages
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env()
+        return int(args.handler(args, settings) or 0)
+    except (ConfigError, KnowledgeBaseError) as error:
+        print(f"rightsdesk: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rightsdesk",
+        description="Answers on the International Guidelines on Human Rights and Drug Policy.",
+    )
+    parser.add_argument("--version", action="version", version=f"rightsdesk {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    kb = sub.add_parser("kb", help="check or list the knowledge base")
+    kb_sub = kb.add_subparsers(title="kb commands", metavar="KB_COMMAND")
+    check = kb_sub.add_parser("check", help="validate the knowledge base and the bot's messages")
+    _kb_option(check)
+    check.add_argument(
+        "--messages", type=Path, help="bot messages file (default bot/messages.yaml)"
+    )
+    check.set_defaults(handler=_kb_check)
+    listing = kb_sub.add_parser("list", help="list the entries")
+    _kb_option(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_kb_list)
+
+    ask = sub.add_parser("ask", help="answer one question as the bot would")
+    ask.add_argument("question")
+    ask.add_argument("--lang", default="en")
+    ask.add_argument("--json", action="store_true", help="print the decision and matches")
+    _kb_option(ask)
+    ask.set_defaults(handler=_ask)
+
+    ev = sub.add_parser("eval", help="measure matching quality on an evaluation file")
+    ev.add_argument("file", type=Path)
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--no-baseline", action="store_true", help="skip the BM25 comparison")
+    _kb_option(ev)
+    ev.set_defaults(handler=_eval)
+
+    bench = sub.add_parser("bench", help="time the matcher (today and at 10x the size)")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--questions", type=Path, default=Path("tests/eval/questions.yaml"))
+    _kb_option(bench)
+    bench.set_defaults(handler=_bench)
+
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
+    chat.add_argument("--lang", default="en")
+    chat.add_argument("--log", action="store_true", help="log questions like the Telegram bot")
+    _kb_option(chat)
+    chat.set_defaults(handler=_chat)
+
+    run = sub.add_parser("run", help="run the Telegram bot (console chat when no token is set)")
+    run.add_argument("--webhook", action="store_true", help="receive updates by webhook")
+    run.add_argument("--listen", default="127.0.0.1", help="webhook listen address")
+    run.add_argument("--port", type=int, default=8443, help="webhook port")
+    run.add_argument("--path", default="telegram", help="webhook URL path")
+    run.add_argument("--url", help="public webhook URL (https://host/path)")
+    run.add_argument(
+        "--secret-token",
+        help="webhook secret (default: RIGHTSDESK_WEBHOOK_SECRET or a random one)",
+    )
+    run.add_argument("--console-if-no-token", action="store_true", help=argparse.SUPPRESS)
+    run.set_defaults(handler=_run)
+
+    logs = sub.add_parser("logs", help="admin reports on the anonymised query log")
+    logs_sub = logs.add_subparsers(title="logs commands", metavar="LOGS_COMMAND")
+    stats = logs_sub.add_parser("stats", help="queries by decision, language and entry")
+    stats.add_argument("--since", default="30d", help="period such as 7d, 30d, 12w (or 'all')")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(handler=_logs_stats)
+    gaps = logs_sub.add_parser("gaps", help="unanswered and unhelpful questions, grouped")
+    gaps.add_argument("--since", default="all")
+    gaps.add_argument("--json", action="store_true")
+    gaps.set_defaults(handler=_logs_gaps)
+    export = logs_sub.add_parser("export", help="export aggregates (or redacted rows)")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--rows", action="store_true", help="redacted rows, not aggregates")
+    export.add_argument("--since", default="all")
+    export.set_defaults(handler=_logs_export)
+    purge = logs_sub.add_parser("purge", help="delete rows older than the retention period")
+    purge.set_defaults(handler=_logs_purge)
+    return parser
+
+
+def _kb_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kb", type=Path, help="knowledge base folder (default knowledge_base/)")
+
+
+def _kb(args: argparse.Namespace, settings: Settings) -> KnowledgeBase:
+    return load_knowledge_base(args.kb or settings.kb_dir)
+
+
+# -- kb -----------------------------------------------------------------------------------
+
+
+def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
+    problems, kb = check_knowledge_base(args.kb or settings.kb_dir)
+    messages_path = args.messages or settings.messages_path
+    message_problems, messages = check_messages(messages_path)
+    problems += message_problems
+    for problem in problems:
+        print(problem)
+    if problems or kb is None or messages is None:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    kinds = {kind: len(kb.of_kind(kind)) for kind in ("principle", "provision", "topic", "example")}
+    questions = sum(len(e.questions.get("en", ())) for e in kb.entries)
+    languages = sorted({lang for e in kb.entries for lang in e.languages})
+    print(
+        f"OK: {len(kb)} entries ({', '.join(f'{n} {k}s' for k, n in kinds.items())}), "
+        f"{questions} questions, {len(kb.synonyms)} synonyms, languages {', '.join(languages)}, "
+        f"messages in {', '.join(messages.languages)}; version {kb.version}"
+    )
+    return 0
+
+
+def _kb_list(args: argparse.Namespace, settings: Settings) -> int:
+    kb = _kb(args, settings)
+    rows = [
+        {
+            "id": e.id,
+            "kind": e.kind,
+            "ref": e.ref,
+            "title": e.text("title", "en"),
+            "languages": list(e.languages),
+            "questions": len(e.questions.get("en", ())),
+            "review": e.review.status,
+        }
+        for e in kb.entries
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for row in rows:
+        ref = row["ref"] or "-"
+        print(f"{ref:<8} {row['kind']:<10} {row['id']:<44} {row['questions']:>3}q  {row['title']}")
+    print(f"{len(rows)} entries")
+    return 0
+
+
+# -- matching -----------------------------------------------------------------------------
+
+
+def _conversation(args: argparse.Namespace, settings: Settings):
+    from rightsdesk.conversation import Conversation
+    from rightsdesk.matching import Matcher
+
+    kb = _kb(args, settings)
+    messages = load_messages(settings.messages_path)
+    return Conversation(
+        kb,
+        Matcher(kb),
+        messages,
+        retention_days=settings.retention_days,
+        k_anonymity=settings.k_anonymity,
+    )
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.console import render_text
+
+    conversation = _conversation(args, settings)
+    asked = conversation.ask(args.question, args.lang)
+    if args.json:
+        result = asked.result
+        print(
+            json.dumps(
+                {
+                    "decision": result.decision,
+                    "matches": [
+                        {
+                            "id": m.entry.id,
+                            "ref": m.entry.ref,
+                            "kind": m.entry.kind,
+                            "title": m.entry.text("title", "en"),
+                            "score": m.score,
+                        }
+                        for m in result.matches
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    reply = asked.reply()
+    print(render_text(reply))
+    labels = [b.label for row in reply.buttons for b in row]
+    if labels:
+        print("\nButtons: " + " | ".join(labels))
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.evaluation import (
+        METRICS,
+        EvalFileError,
+        bm25_ranker,
+        evaluate,
+        load_questions,
+        matcher_ranker,
+        misses,
+        summarise,
+    )
+    from rightsdesk.matching import Matcher
+
+    kb = _kb(args, settings)
+    try:
+        questions = load_questions(args.file)
+    except EvalFileError as error:
+        print(f"rightsdesk: {error}", file=sys.stderr)
+        return 1
+    outcomes = evaluate(questions, matcher_ranker(Matcher(kb)))
+    report = summarise(outcomes)
+    baseline = None
+    if not args.no_baseline:
+        try:
+            baseline = summarise(evaluate(questions, bm25_ranker(kb)))
+        except ImportError:
+            print("(BM25 baseline skipped: install the test extra for bm25s)", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        if baseline is not None:
+            print(json.dumps({"bm25_baseline": baseline}, indent=2), file=sys.stderr)
+        return 0
+    header = f"{'':<20}" + "".join(f"{m:>18}" for m in METRICS)
+    print(header)
+    rows = [("rightsdesk", report["overall"])]
+    rows += [(f"  lang={lang}", m) for lang, m in report["by_lang"].items()]  # type: ignore[union-attr]
+    if baseline is not None:
+        rows.append(("bm25 baseline", baseline["overall"]))
+        rows += [(f"  lang={lang}", m) for lang, m in baseline["by_lang"].items()]  # type: ignore[union-attr]
+    for name, metrics in rows:
+        print(f"{name:<20}" + "".join(f"{metrics[m]:>18}" for m in METRICS))  # type: ignore[index]
+    missed = misses(outcomes)
+    print(f"\n{len(missed)} misses:")
+    for o in missed:
+        got = ", ".join(f"{i}" for i, _ in o.ranked[:3]) or "-"
+        want = ", ".join(sorted(o.question.expect)) or "(out of scope)"
+        print(
+            f"  line {o.question.line}: [{o.decision}] {o.question.q!r}\n"
+            f"      got {got}; want {want}"
+        )
+    return 0
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.benchmark import run
+    from rightsdesk.evaluation import load_questions
+
+    kb = _kb(args, settings)
+    questions = [q.q for q in load_questions(args.questions)]
+    report = run(kb, questions)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for name in ("today", "tenfold"):
+        r = report[name]
+        print(
+            f"{name:<8} entries={r['entries']:<5} build={r['build_s']:.3f}s "
+            f"p50={r['p50_ms']:.2f}ms p99={r['p99_ms']:.2f}ms max={r['max_ms']:.2f}ms "
+            f"qps={r['qps']:.0f} ({r['queries']} queries, one core)"
+        )
+    print(f"peak RSS {report['peak_rss_mb']} MB")
+    met = report["met"]
+    print("targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in met.items()))
+    return 0
+
+
+# -- conversation -------------------------------------------------------------------------
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.console import ConsoleChat
+
+    conversation = _conversation(args, settings)
+    chat = ConsoleChat(conversation, lang=args.lang, stdin=sys.stdin, stdout=sys.stdout)
+    if args.log:
+        from rightsdesk.telegram_bot import console_logging
+
+        with console_logging(settings, conversation.kb) as hooks:
+            chat.on_query, chat.on_feedback, chat.on_choice = hooks
+            chat.run()
+        return 0
+    chat.run()
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.token is None:
+        if args.console_if_no_token:
+            print("No TELEGRAM_BOT_TOKEN set: starting the console chat instead.\n")
+            args.kb = None
+            args.lang = "en"
+            args.log = False
+            return _chat(args, settings)
+        print(
+            "rightsdesk: no Telegram token. Set TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_FILE);"
+            " `rightsdesk chat` talks to the bot without one.",
+            file=sys.stderr,
+        )
+        return 1
+    from rightsdesk.telegram_bot import WebhookOptions, run_bot
+
+    webhook = None
+    if args.webhook:
+        webhook = WebhookOptions.from_args(
+            listen=args.listen,
+            port=args.port,
+            path=args.path,
+            url=args.url,
+            secret_token=args.secret_token,
+            env_secret=settings.webhook_secret,
+        )
+    return run_bot(settings, webhook=webhook)
+
+
+# -- logs ---------------------------------------------------------------------------------
+
+
+def _logs_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk import admin_reports
+
+    report = admin_reports.stats(
+        settings.db_path, since=_period(args.since), k=settings.k_anonymity
+    )
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(admin_reports.format_stats(report))
+    return 0
+
+
+def _logs_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk import admin_reports
+
+    groups, withheld = admin_reports.gaps(
+        settings.db_path, since=_period(args.since), k=settings.k_anonymity
+    )
+    if args.json:
+        print(json.dumps({"groups": groups, "withheld": withheld}, indent=2, ensure_ascii=False))
+    else:
+        print(admin_reports.format_gaps(groups, withheld))
+    return 0
+
+
+def _logs_export(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk import admin_reports
+
+    sys.stdout.write(
+        admin_reports.export(
+            settings.db_path,
+            fmt=args.format,
+            rows=args.rows,
+            k=settings.k_anonymity,
+            since=_period(args.since),
+        )
+    )
+    return 0
+
+
+def _logs_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.query_log import QueryLog
+
+    log = QueryLog(
+        settings.db_path, secret=b"purge-needs-no-secret", retention_days=settings.retention_days
+    )
+    log.open()
+    try:
+        deleted = log.purge()
+    finally:
+        log.close()
+    print(f"Deleted {deleted} queries older than {settings.retention_days} days.")
+    return 0
+
+
+def _period(text: str):
+    from datetime import timedelta
+
+    if text in ("all", ""):
+        return None
+    units = {"d": 1, "w": 7}
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit():
+        raise ConfigError(f"--since takes a period such as 7d, 30d or 12w, not '{text}'.")
+    return timedelta(days=int(number) * units[unit])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,560 @@
+"""The knowledge base: entries and synonyms loaded from YAML, validated before use.
+
+Loading and checking are one step: the bot never runs on content that `rightsdesk kb check`
+would reject, and every problem names its file and line so a non-programmer can fix it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rightsdesk.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
+
+LANGUAGES: frozenset[str] = frozenset(
+    {"en", "id", "ms", "vi", "th", "my", "fil", "km", "lo", "ne", "bn", "hi", "ta", "si", "ur"}
+)
+DEFAULT_LANGUAGE = "en"
+KINDS = ("principle", "provision", "topic", "example")
+DETAIL_LEVELS = ("shall", "should", "may", "notes")
+SUMMARY_MAX = 350
+MIN_QUESTIONS = 10
+REF_PATTERN = re.compile(r"^(I|II|III|IV|V)\.[1-9][0-9]?(\.[1-9][0-9]?)?$")
+ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+ID_MAX = 48  # ids travel in Telegram button data, which is at most 64 bytes
+REVIEW_STATUSES = ("draft", "reviewed")
+SYNONYMS_FILE = "synonyms.yaml"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the content, where to find it and what to do."""
+
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{_display(self.path)}:{self.line}: {self.message}"
+
+
+def _display(path: Path) -> str:
+    """A path relative to the working directory where possible: shorter for editors to read."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class KnowledgeBaseError(Exception):
+    """The content has problems; the bot must not start on it."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class LegalBasis:
+    instrument: str
+    basis: str
+    article: str | None = None
+
+
+@dataclass(frozen=True)
+class Review:
+    status: str
+    by: str
+    date: str
+
+
+Localized = Mapping[str, str]
+LocalizedList = Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One principle, provision, topic or example, with every text keyed by language."""
+
+    id: str
+    kind: str
+    ref: str | None
+    title: Localized
+    summary: Localized
+    details: Mapping[str, Mapping[str, tuple[str, ...]]]
+    what_you_can_do: LocalizedList
+    legal_basis: tuple[LegalBasis, ...]
+    questions: LocalizedList
+    keywords: LocalizedList
+    related: tuple[str, ...]
+    source: str
+    review: Review
+    path: Path
+    country: str | None = None
+    period: str | None = None
+    provisions: tuple[str, ...] = ()
+    lessons: LocalizedList = field(default_factory=dict)
+
+    @property
+    def part(self) -> str | None:
+        """The Guidelines part ("I" .. "V") of a principle or provision."""
+        return self.ref.split(".")[0] if self.ref else None
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(sorted(self.title))
+
+    def text(self, name: str, lang: str) -> str:
+        """A localized text field, falling back to English where no translation exists."""
+        values: Localized = getattr(self, name)
+        return values.get(lang) or values[DEFAULT_LANGUAGE]
+
+    def items(self, name: str, lang: str) -> tuple[str, ...]:
+        values: LocalizedList = getattr(self, name)
+        return values.get(lang) or values.get(DEFAULT_LANGUAGE, ())
+
+    def detail_levels(self, lang: str) -> Mapping[str, tuple[str, ...]]:
+        return self.details.get(lang) or self.details[DEFAULT_LANGUAGE]
+
+    @property
+    def citation(self) -> str:
+        """How the bot names the source in one short line."""
+        if self.ref:
+            return f"Guidelines {self.ref}"
+        return self.source
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    entries: tuple[Entry, ...]
+    synonyms: Mapping[str, str]
+    version: str
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {e.id: e for e in self.entries})
+        object.__setattr__(self, "_by_ref", {e.ref: e for e in self.entries if e.ref})
+
+    def get(self, entry_id: str) -> Entry | None:
+        return self._by_id.get(entry_id)  # type: ignore[attr-defined]
+
+    def by_ref(self, ref: str) -> Entry | None:
+        return self._by_ref.get(ref)  # type: ignore[attr-defined]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def of_kind(self, *kinds: str) -> list[Entry]:
+        return [e for e in self.entries if e.kind in kinds]
+
+    @property
+    def latest_review(self) -> str:
+        return max((e.review.date for e in self.entries), default="")
+
+
+def load_knowledge_base(root: Path) -> KnowledgeBase:
+    """Load and validate every entry under ``root``; raise KnowledgeBaseError listing problems."""
+    problems, kb = _load(root)
+    if problems or kb is None:
+        raise KnowledgeBaseError(problems)
+    return kb
+
+
+def check_knowledge_base(root: Path) -> tuple[list[Problem], KnowledgeBase | None]:
+    """Every problem in the content (empty when all is well) and the loaded base if usable."""
+    return _load(root)
+
+
+def entry_files(root: Path) -> list[Path]:
+    return sorted(
+        p for p in root.rglob("*.yaml") if p.name != SYNONYMS_FILE and not p.name.startswith(".")
+    )
+
+
+def _load(root: Path) -> tuple[list[Problem], KnowledgeBase | None]:
+    problems: list[Problem] = []
+    if not root.is_dir():
+        return [Problem(root, 1, "knowledge base folder not found")], None
+    files = entry_files(root)
+    if not files:
+        problems.append(Problem(root, 1, "no entry files (*.yaml) found"))
+    entries: list[Entry] = []
+    docs: dict[Path, YamlDocument] = {}
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+        try:
+            doc = load_yaml(path)
+        except YamlSyntaxError as error:
+            problems.append(Problem(error.path, error.line, error.message))
+            continue
+        docs[path] = doc
+        entry = _EntryReader(doc, problems).read()
+        if entry is not None:
+            entries.append(entry)
+    synonyms_path = root / SYNONYMS_FILE
+    synonyms: dict[str, str] = {}
+    if synonyms_path.exists():
+        digest.update(synonyms_path.read_bytes())
+        synonyms = _read_synonyms(synonyms_path, problems)
+    problems.extend(_cross_check(entries, docs))
+    problems.sort(key=lambda p: (str(p.path), p.line))
+    if problems:
+        return problems, None
+    version = f"kb-{digest.hexdigest()[:10]}"
+    return [], KnowledgeBase(tuple(entries), synonyms, version, root)
+
+
+class _EntryReader:
+    """Reads one entry document, collecting problems instead of stopping at the first."""
+
+    def __init__(self, doc: YamlDocument, problems: list[Problem]) -> None:
+        self.doc = doc
+        self.problems = problems
+        self.start = len(problems)
+
+    def problem(self, key: tuple[str | int, ...], message: str) -> None:
+        self.problems.append(Problem(self.doc.path, self.doc.line_of(*key), message))
+
+    def read(self) -> Entry | None:
+        data = self.doc.data
+        if not isinstance(data, dict):
+            self.problem((), "an entry must be a mapping of fields (id:, kind:, title:, ...)")
+            return None
+        known = {
+            "id", "kind", "ref", "title", "summary", "details", "what_you_can_do",
+            "legal_basis", "questions", "keywords", "related", "source", "review",
+            "country", "period", "provisions", "lessons",
+        }  # fmt: skip
+        for key in data:
+            if key not in known:
+                self.problem((str(key),), f"unknown field '{key}'")
+        entry_id = self.string("id")
+        if entry_id is not None:
+            if not ID_PATTERN.match(entry_id):
+                self.problem(("id",), f"id '{entry_id}' must be small letters, digits and hyphens")
+            elif len(entry_id) > ID_MAX:
+                self.problem(("id",), f"id '{entry_id}' is longer than {ID_MAX} characters")
+            elif entry_id != self.doc.path.stem:
+                self.problem(("id",), f"id '{entry_id}' differs from the file name")
+        kind = self.string("kind")
+        if kind is not None and kind not in KINDS:
+            self.problem(("kind",), f"kind must be one of {', '.join(KINDS)}, not '{kind}'")
+        ref = self.ref(kind)
+        title = self.localized("title")
+        summary = self.localized("summary", max_length=SUMMARY_MAX)
+        details = self.details()
+        what = self.localized_list("what_you_can_do")
+        legal = self.legal_basis()
+        questions = self.localized_list("questions", min_items=MIN_QUESTIONS)
+        keywords = self.localized_list("keywords")
+        related = self.string_list("related", required=False)
+        source = self.string("source")
+        review = self.review()
+        country = period = None
+        provisions: tuple[str, ...] = ()
+        lessons: dict[str, tuple[str, ...]] = {}
+        if kind == "example":
+            country = self.string("country")
+            period = self.string("period")
+            provisions = self.string_list("provisions")
+            for i, item in enumerate(provisions):
+                if not REF_PATTERN.match(item):
+                    self.problem(("provisions", i), f"'{item}' is not a Guidelines ref like II.7")
+            lessons = self.localized_list("lessons")
+        else:
+            for name in ("country", "period", "provisions", "lessons"):
+                if name in data:
+                    self.problem((name,), f"'{name}' is only for examples")
+        if len(self.problems) > self.start:
+            return None
+        assert entry_id and kind and source and review  # guaranteed when no problem was added
+        return Entry(
+            id=entry_id, kind=kind, ref=ref, title=title, summary=summary, details=details,
+            what_you_can_do=what, legal_basis=legal, questions=questions, keywords=keywords,
+            related=related, source=source, review=review, path=self.doc.path,
+            country=country, period=period, provisions=provisions, lessons=lessons,
+        )  # fmt: skip
+
+    def string(self, name: str, *, data: Any = None, key: tuple[str | int, ...] = ()) -> str | None:
+        data = self.doc.data if data is None else data
+        key = key or (name,)
+        value = data.get(name)
+        if value is None:
+            self.problem(key[:-1] if len(key) > 1 else (), f"missing required field '{name}'")
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float | date):
+            self.problem(key, f"'{name}' must be a text")
+            return None
+        text = str(value).strip()
+        if not text:
+            self.problem(key, f"'{name}' is empty")
+            return None
+        return text
+
+    def ref(self, kind: str | None) -> str | None:
+        value = self.doc.data.get("ref")
+        needs_ref = kind in ("principle", "provision")
+        if value is None:
+            if needs_ref:
+                self.problem((), f"a {kind} needs a 'ref' (the Guidelines' number, like II.7)")
+            return None
+        if not needs_ref and kind is not None:
+            self.problem(("ref",), f"a {kind} has no 'ref'; cite items in 'source' or 'related'")
+            return None
+        ref = str(value).strip()
+        if not REF_PATTERN.match(ref):
+            self.problem(("ref",), f"ref '{ref}' is not well formed (like I.4, II.1.2, III.2.1)")
+            return None
+        if kind == "principle" and not ref.startswith("I."):
+            self.problem(("ref",), "principles are Part I items; use kind 'provision'")
+        if kind == "provision" and ref.startswith("I."):
+            self.problem(("ref",), "Part I items are principles; use kind 'principle'")
+        return ref
+
+    def languages(self, name: str) -> dict[str, Any] | None:
+        value = self.doc.data.get(name)
+        if value is None:
+            self.problem((), f"missing required field '{name}'")
+            return None
+        if not isinstance(value, dict):
+            self.problem((name,), f"'{name}' must be keyed by language, like '{name}: {{en: ...}}'")
+            return None
+        ok = True
+        for lang in value:
+            if lang not in LANGUAGES:
+                self.problem((name, str(lang)), f"unknown language code '{lang}' in '{name}'")
+                ok = False
+        if DEFAULT_LANGUAGE not in value:
+            self.problem((name,), f"'{name}' has no English ('en') text")
+            ok = False
+        return value if ok else None
+
+    def localized(self, name: str, *, max_length: int | None = None) -> dict[str, str]:
+        value = self.languages(name)
+        result: dict[str, str] = {}
+        for lang, text in (value or {}).items():
+            if not isinstance(text, str) or not text.strip():
+                self.problem((name, lang), f"'{name}' ({lang}) must be a non-empty text")
+                continue
+            text = " ".join(text.split())
+            if max_length is not None and len(text) > max_length:
+                self.problem(
+                    (name, lang),
+                    f"'{name}' ({lang}) is {len(text)} characters; at most {max_length} fit one"
+                    " phone screen",
+                )
+            result[lang] = text
+        return result
+
+    def text_list(self, value: Any, key: tuple[str | int, ...], label: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            self.problem(key, f"'{label}' must be a non-empty list of texts")
+            return ()
+        items: list[str] = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str | int | float) or isinstance(item, bool):
+                self.problem((*key, i), f"item {i + 1} of '{label}' must be a text")
+            elif not str(item).strip():
+                self.problem((*key, i), f"item {i + 1} of '{label}' is empty")
+            else:
+                items.append(" ".join(str(item).split()))
+        return tuple(items)
+
+    def localized_list(self, name: str, *, min_items: int = 1) -> dict[str, tuple[str, ...]]:
+        value = self.languages(name)
+        result: dict[str, tuple[str, ...]] = {}
+        for lang, items in (value or {}).items():
+            texts = self.text_list(items, (name, lang), f"{name} ({lang})")
+            if texts and lang == DEFAULT_LANGUAGE and len(texts) < min_items:
+                self.problem(
+                    (name, lang), f"'{name}' has {len(texts)}; at least {min_items} needed"
+                )
+            result[lang] = texts
+        return result
+
+    def string_list(self, name: str, *, required: bool = True) -> tuple[str, ...]:
+        value = self.doc.data.get(name)
+        if value is None:
+            if required:
+                self.problem((), f"missing required field '{name}'")
+            return ()
+        if value == []:
+            return ()
+        return self.text_list(value, (name,), name)
+
+    def details(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        value = self.languages("details")
+        result: dict[str, dict[str, tuple[str, ...]]] = {}
+        for lang, levels in (value or {}).items():
+            key = ("details", lang)
+            if not isinstance(levels, dict) or not levels:
+                self.problem(key, "details must list 'shall', 'should', 'may' or 'notes' items")
+                continue
+            parsed: dict[str, tuple[str, ...]] = {}
+            for level, items in levels.items():
+                if level not in DETAIL_LEVELS:
+                    self.problem(
+                        (*key, str(level)),
+                        f"'{level}' is not one of {', '.join(DETAIL_LEVELS)}"
+                        " (keep the Guidelines' shall / should / may apart)",
+                    )
+                    continue
+                parsed[level] = self.text_list(items, (*key, level), f"details {level}")
+            result[lang] = parsed
+        return result
+
+    def legal_basis(self) -> tuple[LegalBasis, ...]:
+        value = self.doc.data.get("legal_basis")
+        if value is None:
+            self.problem((), "missing required field 'legal_basis' (use [] when there is none)")
+            return ()
+        if not isinstance(value, list):
+            self.problem(("legal_basis",), "'legal_basis' must be a list of instruments")
+            return ()
+        result: list[LegalBasis] = []
+        for i, item in enumerate(value):
+            key = ("legal_basis", i)
+            if not isinstance(item, dict):
+                self.problem(key, "each legal basis needs 'instrument' and 'basis'")
+                continue
+            unknown = set(item) - {"instrument", "article", "basis"}
+            for name in sorted(map(str, unknown)):
+                self.problem((*key, name), f"unknown field '{name}' in legal_basis")
+            instrument = self.string("instrument", data=item, key=(*key, "instrument"))
+            basis = self.string("basis", data=item, key=(*key, "basis"))
+            if basis is not None and basis not in ("named", "background"):
+                self.problem((*key, "basis"), "basis must be 'named' or 'background'")
+            article = item.get("article")
+            if article is not None:
+                article = str(article).strip()
+            if instrument and basis:
+                result.append(LegalBasis(instrument, basis, article or None))
+        return tuple(result)
+
+    def review(self) -> Review | None:
+        value = self.doc.data.get("review")
+        if not isinstance(value, dict):
+            self.problem(
+                ("review",) if value is not None else (), "'review' needs status, by, date"
+            )
+            return None
+        key = ("review",)
+        status = self.string("status", data=value, key=(*key, "status"))
+        by = self.string("by", data=value, key=(*key, "by"))
+        when = self.string("date", data=value, key=(*key, "date"))
+        if status is not None and status not in REVIEW_STATUSES:
+            self.problem((*key, "status"), "review status must be 'draft' or 'reviewed'")
+        if when is not None:
+            try:
+                date.fromisoformat(when)
+            except ValueError:
+                self.problem((*key, "date"), f"review date '{when}' must be YYYY-MM-DD")
+        if status and by and when:
+            return Review(status, by, when)
+        return None
+
+
+def normalise_question(text: str) -> str:
+    """How two questions are compared for the ambiguity rule: case and spacing ignored."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+def _cross_check(entries: list[Entry], docs: Mapping[Path, YamlDocument]) -> list[Problem]:
+    problems: list[Problem] = []
+    ids: dict[str, Entry] = {}
+    refs: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.id in ids:
+            problems.append(
+                Problem(entry.path, 1, f"id '{entry.id}' is also used by {ids[entry.id].path}")
+            )
+        ids.setdefault(entry.id, entry)
+        if entry.ref:
+            if entry.ref in refs:
+                problems.append(
+                    Problem(
+                        entry.path, 1, f"ref {entry.ref} is also used by {refs[entry.ref].path}"
+                    )
+                )
+            refs.setdefault(entry.ref, entry)
+    seen_questions: dict[str, Entry] = {}
+    for entry in entries:
+        doc_lines = docs[entry.path]
+        for i, target in enumerate(entry.related):
+            if target not in ids:
+                line = doc_lines.line_of("related", i)
+                problems.append(Problem(entry.path, line, f"related id '{target}' does not exist"))
+            elif target == entry.id:
+                line = doc_lines.line_of("related", i)
+                problems.append(Problem(entry.path, line, "an entry cannot be related to itself"))
+        for i, ref in enumerate(entry.provisions):
+            if ref not in refs:
+                line = doc_lines.line_of("provisions", i)
+                problems.append(Problem(entry.path, line, f"provision {ref} is not in the base"))
+        for lang, questions in entry.questions.items():
+            for i, question in enumerate(questions):
+                key = f"{lang}:{normalise_question(question)}"
+                other = seen_questions.get(key)
+                if other is not None and other.id != entry.id:
+                    line = doc_lines.line_of("questions", lang, i)
+                    problems.append(
+                        Problem(
+                            entry.path,
+                            line,
+                            f"question '{question}' is also on entry '{other.id}': the bot"
+                            " could not tell which one is meant",
+                        )
+                    )
+                seen_questions.setdefault(key, entry)
+    return problems
+
+
+def _read_synonyms(path: Path, problems: list[Problem]) -> dict[str, str]:
+    """Map every variant users type to the knowledge base's own word."""
+    try:
+        doc = load_yaml(path)
+    except YamlSyntaxError as error:
+        problems.append(Problem(error.path, error.line, error.message))
+        return {}
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("synonyms"), dict):
+        problems.append(Problem(path, doc.line_of(), "expected 'synonyms:' with word: [variants]"))
+        return {}
+    mapping: dict[str, str] = {}
+    for canonical, variants in data["synonyms"].items():
+        key = ("synonyms", str(canonical))
+        if not isinstance(canonical, str) or not canonical.strip():
+            problems.append(Problem(path, doc.line_of(*key), "a synonym key must be a word"))
+            continue
+        if not isinstance(variants, list) or not variants:
+            problems.append(
+                Problem(path, doc.line_of(*key), f"'{canonical}' needs a list of variants")
+            )
+            continue
+        for i, variant in enumerate(variants):
+            if not isinstance(variant, str | int) or isinstance(variant, bool):
+                problems.append(Problem(path, doc.line_of(*key, i), "a variant must be a word"))
+                continue
+            word = normalise_question(str(variant))
+            target = normalise_question(canonical)
+            if not word:
+                continue
+            previous = mapping.get(word)
+            if previous is not None and previous != target:
+                problems.append(
+                    Problem(
+                        path,
+                        doc.line_of(*key, i),
+                        f"'{variant}' already means '{previous}'; a word can mean only one thing",
+                    )
+                )
+                continue
+            mapping[word] = target
+    return mapping

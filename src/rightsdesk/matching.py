@@ -1,0 +1,295 @@
+"""Matching a short, misspelt, slangy question to knowledge base entries, or to none.
+
+How a question is scored (the index is built once, at load):
+
+1. Normalise: Unicode NFKC, casefold, punctuation to spaces. Letters *and combining marks*
+   are kept, so Thai and Burmese vowels and tone marks survive.
+2. Rewrite the words users type into the knowledge base's words (``synonyms.yaml``, longest
+   phrase first), correct typos against the knowledge base's own vocabulary with rapidfuzz,
+   and fold simple English plurals.
+3. Lexical evidence: the share of the question's information (IDF-weighted content words)
+   that an entry explains, with a word counting more when it is in the entry's title or
+   keywords than in its questions or body text.
+4. Phrasing evidence: for the best lexical candidates, rapidfuzz's similarity between the
+   question and the entry's alternate phrasings and title (word order and extra words are
+   forgiven by the token scorers).
+5. One score from 0 to 100 mixes the two, and :class:`Thresholds` turns scores into a
+   decision: ``answer``, ``clarify`` (a few close entries, the user picks) or ``none``.
+
+Content words the knowledge base has never seen count against a question: "how do I cook
+rice" shares only function words with the base and ends in ``none``. A confident wrong answer
+is the worst outcome for the people this serves, so when in doubt the bot asks or says so.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+
+from rightsdesk.knowledge_base import DEFAULT_LANGUAGE, Entry, KnowledgeBase
+
+Decision = Literal["answer", "clarify", "none"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where scores become decisions. Tuned on tests/eval/questions.yaml with `rightsdesk eval`.
+
+    - ``answer``: the best entry scores at least this and leads the next by ``margin``.
+    - ``clarify``: below ``answer`` (or without the lead) but at least this: offer choices.
+    - below ``clarify``: ``none``, an honest "I could not find this".
+    - ``choice_window``: entries within this many points of the best are offered as choices.
+    """
+
+    answer: float = 52.0
+    margin: float = 6.0
+    clarify: float = 38.0
+    choice_window: float = 10.0
+    max_choices: int = 3
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+# How much a word counts by the field it appears in.
+FIELD_WEIGHTS: Mapping[str, float] = {
+    "title": 1.0,
+    "keywords": 1.0,
+    "questions": 0.8,
+    "summary": 0.6,
+    "body": 0.35,
+}
+LEXICAL_SHARE = 0.6  # the rest is phrasing similarity
+CANDIDATES = 12
+MAX_MATCHES = 5
+TYPO_CUTOFF = 82.0
+MIN_TYPO_LENGTH = 4
+
+# Function words and chat filler in English and Bahasa Indonesia / Malay. They carry no topic,
+# so they neither earn an entry points nor count against a question.
+STOPWORDS = frozenset(
+    """
+    a an the and or but if of to in on at by for from with without w o about into over under
+    is are was were be been being am do does did doing done have has had having can could
+    will would shall should may might must i me my mine we us our you your u ur he him his she
+    her they them their it its this that these those there here what wat which who whom whose
+    when where why how hw wht whats what's not no yes yeah ok okay pls plz please thanks thank
+    thx hi hello hey bro sis sir maam mam dear just only also very so too then than now still
+    any some all each every much many more most other same such own get got getting go going
+    gone went want wants need needs know tell told say said ask asked someone somebody anyone
+    one thing things something anything im ive dont doesnt didnt cant cannot isnt arent wasnt
+    r ya yg dan atau di ke dari itu ini apa apakah bagaimana gimana gmn kenapa mengapa siapa
+    saya aku kami kita dia mereka ada tidak tdk gak ga nggak enggak bisa boleh harus untuk utk
+    dengan dgn pada yang juga sudah udah sdh belum blm akan mau kalau kalo klo jika tolong mohon
+    kak pak bu mas mbak bang dong deh sih ya nya lah kah tu ni je ke
+    """.split()  # noqa: SIM905  (a word list is easier to edit as text)
+)
+
+
+def normalise(text: str) -> str:
+    """NFKC, casefold, and every character that is not a letter, mark or digit to a space."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    kept = [ch if unicodedata.category(ch)[0] in "LMN" else " " for ch in text]
+    return " ".join("".join(kept).split())
+
+
+def _stem(word: str) -> str:
+    # Enough folding for "rights"/"right", "centres"/"centre", "charges"/"charge"; longer
+    # suffix stripping mangles Indonesian and Malay words, which the base also holds.
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+@dataclass(frozen=True)
+class Match:
+    entry: Entry
+    score: float
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    decision: Decision
+    matches: tuple[Match, ...]
+
+    @property
+    def best(self) -> Match | None:
+        return self.matches[0] if self.matches else None
+
+    def choices(self, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> tuple[Match, ...]:
+        """The entries to offer when the decision is ``clarify``."""
+        if not self.matches:
+            return ()
+        floor = self.matches[0].score - thresholds.choice_window
+        close = [m for m in self.matches if m.score >= max(floor, thresholds.clarify)]
+        return tuple(close[: thresholds.max_choices])
+
+
+class Vocabulary:
+    """Turns raw text into canonical content words: synonyms, typo correction, plurals."""
+
+    def __init__(self, synonyms: Mapping[str, str], known_words: Iterable[str]) -> None:
+        self._phrases: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for variant, canonical in synonyms.items():
+            self._phrases[tuple(normalise(variant).split())] = tuple(normalise(canonical).split())
+        self._longest = max((len(p) for p in self._phrases), default=1)
+        single = {p[0] for p in self._phrases if len(p) == 1}
+        self._known = frozenset(known_words) | single
+        self._known_list = sorted(w for w in self._known if len(w) >= MIN_TYPO_LENGTH - 1)
+        self._correct = lru_cache(maxsize=8192)(self._correct_uncached)
+
+    def _apply_synonyms(self, words: list[str]) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            for size in range(min(self._longest, len(words) - i), 0, -1):
+                replacement = self._phrases.get(tuple(words[i : i + size]))
+                if replacement is not None:
+                    out.extend(replacement)
+                    i += size
+                    break
+            else:
+                out.append(words[i])
+                i += 1
+        return out
+
+    def _correct_uncached(self, word: str) -> str:
+        if word in self._known or len(word) < MIN_TYPO_LENGTH or word.isdigit():
+            return word
+        found = process.extractOne(
+            word, self._known_list, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF
+        )
+        return found[0] if found else word
+
+    def words(self, text: str, *, correct: bool = True) -> list[str]:
+        """Canonical words of ``text``, stopwords included (phrases need them)."""
+        words = self._apply_synonyms(normalise(text).split())
+        if correct:
+            words = self._apply_synonyms([self._correct(w) for w in words])
+        return [_stem(w) for w in words]
+
+    def content_words(self, text: str, *, correct: bool = True) -> list[str]:
+        return [w for w in self.words(text, correct=correct) if w not in STOPWORDS]
+
+
+def _entry_fields(entry: Entry, lang: str) -> dict[str, list[str]]:
+    levels = entry.detail_levels(lang)
+    body = [t for items in levels.values() for t in items]
+    body += entry.items("what_you_can_do", lang) + entry.items("lessons", lang)
+    if entry.country:
+        body.append(entry.country)
+    titles = [entry.text("title", lang)] + ([entry.country] if entry.country else [])
+    return {
+        "title": titles,
+        "keywords": list(entry.items("keywords", lang)),
+        "questions": list(entry.items("questions", lang)),
+        "summary": [entry.text("summary", lang)],
+        "body": body,
+    }
+
+
+class Matcher:
+    """Ranks knowledge base entries for a question. Build once; ``match`` reads no files."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        *,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        lang: str = DEFAULT_LANGUAGE,
+    ) -> None:
+        self.kb = kb
+        self.thresholds = thresholds
+        self.entries: tuple[Entry, ...] = kb.entries
+        raw_words: set[str] = set()
+        fields_per_entry = [_entry_fields(e, lang) for e in self.entries]
+        for fields in fields_per_entry:
+            for texts in fields.values():
+                for text in texts:
+                    raw_words.update(normalise(text).split())
+        # Typo correction aims at words the base uses, after the synonyms rewrite them.
+        base_vocab = Vocabulary(kb.synonyms, ())
+        known: set[str] = set()
+        for word in raw_words:
+            known.update(base_vocab.words(word, correct=False))
+        known.update(raw_words)
+        self.vocabulary = Vocabulary(kb.synonyms, known)
+
+        weights: list[dict[str, float]] = []
+        self._phrasings: list[list[str]] = []
+        for fields in fields_per_entry:
+            entry_weights: dict[str, float] = {}
+            for field_name, texts in fields.items():
+                w = FIELD_WEIGHTS[field_name]
+                for text in texts:
+                    for word in self.vocabulary.content_words(text, correct=False):
+                        if entry_weights.get(word, 0.0) < w:
+                            entry_weights[word] = w
+            weights.append(entry_weights)
+            phrasings = fields["questions"] + fields["title"] + fields["keywords"]
+            self._phrasings.append(
+                [" ".join(self.vocabulary.words(p, correct=False)) for p in phrasings]
+            )
+        n = len(self.entries)
+        df: dict[str, int] = defaultdict(int)
+        for entry_weights in weights:
+            for word in entry_weights:
+                df[word] += 1
+        self._idf = {w: math.log(1.0 + n / d) for w, d in df.items()}
+        # A word the base has never seen is the strongest sign the question is elsewhere.
+        self._unknown_idf = math.log(1.0 + n) * 1.15
+        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for index, entry_weights in enumerate(weights):
+            for word, w in entry_weights.items():
+                self._postings[word].append((index, w * self._idf[word]))
+
+    def idf(self, word: str) -> float:
+        return self._idf.get(word, self._unknown_idf)
+
+    def match(self, question: str) -> MatchResult:
+        words = self.vocabulary.words(question)
+        content = list(dict.fromkeys(w for w in words if w not in STOPWORDS))
+        if not content:
+            return MatchResult("none", ())
+        total = sum(self.idf(w) for w in content)
+        lexical: dict[int, float] = defaultdict(float)
+        for word in content:
+            for index, weighted in self._postings.get(word, ()):
+                lexical[index] += weighted
+        if not lexical:
+            return MatchResult("none", ())
+        candidates = sorted(lexical, key=lexical.__getitem__, reverse=True)[:CANDIDATES]
+        query = " ".join(words)
+        scored: list[Match] = []
+        for index in candidates:
+            share = lexical[index] / total
+            phrasing = process.extractOne(
+                query, self._phrasings[index], scorer=fuzz.token_sort_ratio
+            )
+            similarity = phrasing[1] / 100.0 if phrasing else 0.0
+            score = 100.0 * (LEXICAL_SHARE * share + (1.0 - LEXICAL_SHARE) * similarity)
+            scored.append(Match(self.entries[index], round(min(score, 100.0), 1)))
+        scored.sort(key=lambda m: m.score, reverse=True)
+        top = tuple(scored[:MAX_MATCHES])
+        return MatchResult(self.decide(top), top)
+
+    def decide(self, matches: tuple[Match, ...]) -> Decision:
+        t = self.thresholds
+        if not matches or matches[0].score < t.clarify:
+            return "none"
+        lead = matches[0].score - (matches[1].score if len(matches) > 1 else 0.0)
+        if matches[0].score >= t.answer and lead >= t.margin:
+            return "answer"
+        return "clarify"

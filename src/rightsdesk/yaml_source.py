@@ -1,0 +1,84 @@
+"""Safe YAML loading that remembers where every value came from.
+
+Editors of the knowledge base are not programmers: a problem report is only useful when it
+names the file and the line to fix, so every loaded document carries a map from the path of
+each value (``("details", "en", "shall", 0)``) to its line number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PathKey = tuple[str | int, ...]
+
+
+class YamlSyntaxError(Exception):
+    """A file that is not valid YAML, or that uses tags a safe loader refuses."""
+
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """The parsed content of one file, plus the line of every value in it."""
+
+    path: Path
+    data: Any
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line_of(self, *key: str | int) -> int:
+        """The line of the value at ``key``, or of its nearest parent that has one."""
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key[:-1]
+        return self.lines.get((), 1)
+
+
+def load_yaml(path: Path) -> YamlDocument:
+    """Load one YAML file with the safe loader, keeping line numbers (1-based)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise YamlSyntaxError(path, 1, f"not UTF-8 text ({error.reason})") from error
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = error.problem or str(error)
+        if error.context:
+            problem = f"{error.context}: {problem}"
+        raise YamlSyntaxError(path, line, f"invalid YAML: {problem}") from error
+    except yaml.YAMLError as error:
+        raise YamlSyntaxError(path, 1, f"invalid YAML: {error}") from error
+    finally:
+        loader.dispose()
+    lines: dict[PathKey, int] = {}
+    if node is not None:
+        _record_lines(node, (), lines)
+    return YamlDocument(path=path, data=data, lines=lines)
+
+
+def _record_lines(node: yaml.Node, key: PathKey, lines: dict[PathKey, int]) -> None:
+    lines[key] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                child = (*key, key_node.value)
+                _record_lines(value_node, child, lines)
+                # A mapping's value often starts on the line after its key: point at the key.
+                lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_lines(item, (*key, index), lines)
