@@ -24,6 +24,14 @@ Design notes (why it looks like this):
 * Wall-clock dates (``date``) use ``time.time()``; :attr:`Call.time` uses ``time.monotonic()`` so
   tests can measure gaps (for example a retry after a 429) without clock jumps.
 
+Typical use (``fake_bot_api`` is the fixture in ``tests/conftest.py``)::
+
+    app = ApplicationBuilder().token(fake.token).base_url(fake.base_url).build()
+    ...  # add handlers, then: async with app: start_polling(timeout=1), app.start()
+    fake.send_text(42, "hello")
+    [reply] = await fake.async_wait_for("sendMessage")
+    assert reply.text == "hello" and fake.failed_calls() == []
+
 Deliberate simplifications: message ids come from one counter for all chats; HTML is checked and
 converted to entities, MarkdownV2 is only checked for unescaped reserved characters, legacy
 Markdown is not checked; text is not trimmed; webhooks are recorded but never delivered.
@@ -182,106 +190,33 @@ class Call:
 #: Fields PTB sends as JSON (objects/arrays); decoded with ``json.loads``.
 JSON_FIELDS = frozenset(
     {
-        "allowed_updates",
-        "button",
-        "caption_entities",
-        "commands",
-        "entities",
-        "explanation_entities",
-        "input_message_content",
-        "link_preview_options",
-        "media",
-        "menu_button",
-        "message_ids",
-        "options",
-        "permissions",
-        "prices",
-        "question_entities",
-        "reaction",
-        "reply_markup",
-        "reply_parameters",
-        "results",
-        "rights",
-        "scope",
-        "shipping_options",
+        "allowed_updates", "button", "caption_entities", "commands", "entities",
+        "explanation_entities", "input_message_content", "link_preview_options", "media",
+        "menu_button", "message_ids", "options", "permissions", "prices", "question_entities",
+        "reaction", "reply_markup", "reply_parameters", "results", "rights", "scope",
+        "shipping_options"
     }
 )
 #: Fields that are strings whatever they look like ("42", "true" stay strings).
 STRING_FIELDS = frozenset(
     {
-        "action",
-        "address",
-        "animation",
-        "audio",
-        "business_connection_id",
-        "callback_query_id",
-        "caption",
-        "certificate",
-        "cover",
-        "currency",
-        "custom_emoji_id",
-        "data",
-        "description",
-        "document",
-        "emoji",
-        "file_id",
-        "file_unique_id",
-        "first_name",
-        "foursquare_id",
-        "gift_id",
-        "google_place_id",
-        "inline_message_id",
-        "inline_query_id",
-        "ip_address",
-        "language_code",
-        "last_name",
-        "message_effect_id",
-        "name",
-        "next_offset",
-        "parse_mode",
-        "payload",
-        "phone_number",
-        "photo",
-        "pre_checkout_query_id",
-        "provider_token",
-        "question",
-        "secret_token",
-        "shipping_query_id",
-        "short_description",
-        "start_parameter",
-        "sticker",
-        "text",
-        "thumbnail",
-        "title",
-        "url",
-        "vcard",
-        "video",
-        "video_note",
-        "voice",
-        "web_app_query_id",
+        "action", "address", "animation", "audio", "business_connection_id", "callback_query_id",
+        "caption", "certificate", "cover", "currency", "custom_emoji_id", "data", "description",
+        "document", "emoji", "file_id", "file_unique_id", "first_name", "foursquare_id", "gift_id",
+        "google_place_id", "inline_message_id", "inline_query_id", "ip_address", "language_code",
+        "last_name", "message_effect_id", "name", "next_offset", "parse_mode", "payload",
+        "phone_number", "photo", "pre_checkout_query_id", "provider_token", "question",
+        "secret_token", "shipping_query_id", "short_description", "start_parameter", "sticker",
+        "text", "thumbnail", "title", "url", "vcard", "video", "video_note", "voice",
+        "web_app_query_id"
     }
 )
 #: Numeric fields that do not end in ``_id``.
 NUMBER_FIELDS = frozenset(
     {
-        "cache_time",
-        "close_date",
-        "duration",
-        "heading",
-        "height",
-        "horizontal_accuracy",
-        "latitude",
-        "length",
-        "limit",
-        "live_period",
-        "longitude",
-        "max_connections",
-        "offset",
-        "open_period",
-        "proximity_alert_radius",
-        "timeout",
-        "until_date",
-        "width",
+        "cache_time", "close_date", "duration", "heading", "height", "horizontal_accuracy",
+        "latitude", "length", "limit", "live_period", "longitude", "max_connections", "offset",
+        "open_period", "proximity_alert_radius", "timeout", "until_date", "width"
     }
 )
 _INT_RE = re.compile(r"-?\d+")
@@ -361,22 +296,8 @@ def _parse_body(content_type: str, body: bytes, query: str) -> dict[str, Any]:
 #: Tags Telegram's HTML parse mode accepts.
 HTML_TAGS = frozenset(
     {
-        "a",
-        "b",
-        "blockquote",
-        "code",
-        "del",
-        "em",
-        "i",
-        "ins",
-        "pre",
-        "s",
-        "span",
-        "strike",
-        "strong",
-        "tg-emoji",
-        "tg-spoiler",
-        "u",
+        "a", "b", "blockquote", "code", "del", "em", "i", "ins", "pre", "s", "span", "strike",
+        "strong", "tg-emoji", "tg-spoiler", "u"
     }
 )
 _TAG_ENTITY = {
@@ -476,7 +397,7 @@ def parse_html(text: str) -> tuple[str, list[JSON]]:
                 raise fail(f"Can't find end tag at byte offset {offset}")
             name = text[index + 2 : end].strip().lower()
             if not stack:
-                raise fail(f'Unexpected end tag "{name}" at byte offset {offset}')
+                raise fail(f"Unexpected end tag at byte offset {offset}")
             open_name, start, attrs = stack.pop()
             if name != open_name:
                 raise fail(
@@ -1196,7 +1117,7 @@ class FakeBotAPI:
             desc = description or _DEFAULT_DESCRIPTIONS.get(status, "Error")
             parameters = None
         with self._cond:
-            queue = self._failures.setdefault(method, [])
+            queue = self._failures.setdefault(_CANONICAL.get(method.lower(), method), [])
             queue.extend(_Failure(status, desc, parameters) for _ in range(times))
 
     def reject_token(self, rejected: bool = True) -> None:

@@ -185,6 +185,8 @@ def _load(root: Path) -> tuple[list[Problem], KnowledgeBase | None]:
         problems.append(Problem(root, 1, "no entry files (*.yaml) found"))
     entries: list[Entry] = []
     docs: dict[Path, YamlDocument] = {}
+    declared_ids: set[str] = set()
+    declared_refs: set[str] = set()
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode())
@@ -193,8 +195,15 @@ def _load(root: Path) -> tuple[list[Problem], KnowledgeBase | None]:
             doc = load_yaml(path)
         except YamlSyntaxError as error:
             problems.append(Problem(error.path, error.line, error.message))
+            # Its id is its file name; its ref is unknown until the syntax is fixed.
+            declared_ids.add(path.stem)
+            declared_refs.add("*")
             continue
         docs[path] = doc
+        if isinstance(doc.data, dict):
+            # Links to an entry that has problems of its own are not reported twice.
+            declared_ids.add(str(doc.data.get("id")))
+            declared_refs.add(str(doc.data.get("ref")))
         entry = _EntryReader(doc, problems).read()
         if entry is not None:
             entries.append(entry)
@@ -203,7 +212,7 @@ def _load(root: Path) -> tuple[list[Problem], KnowledgeBase | None]:
     if synonyms_path.exists():
         digest.update(synonyms_path.read_bytes())
         synonyms = _read_synonyms(synonyms_path, problems)
-    problems.extend(_cross_check(entries, docs))
+    problems.extend(_cross_check(entries, docs, declared_ids, declared_refs))
     problems.sort(key=lambda p: (str(p.path), p.line))
     if problems:
         return problems, None
@@ -306,7 +315,7 @@ class _EntryReader:
                 self.problem((), f"a {kind} needs a 'ref' (the Guidelines' number, like II.7)")
             return None
         if not needs_ref and kind is not None:
-            self.problem(("ref",), f"a {kind} has no 'ref'; cite items in 'source' or 'related'")
+            self.problem(("ref",), f"{kind}s have no 'ref'; cite items in 'source' or 'related'")
             return None
         ref = str(value).strip()
         if not REF_PATTERN.match(ref):
@@ -466,7 +475,12 @@ def normalise_question(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
-def _cross_check(entries: list[Entry], docs: Mapping[Path, YamlDocument]) -> list[Problem]:
+def _cross_check(
+    entries: list[Entry],
+    docs: Mapping[Path, YamlDocument],
+    declared_ids: set[str],
+    declared_refs: set[str],
+) -> list[Problem]:
     problems: list[Problem] = []
     ids: dict[str, Entry] = {}
     refs: dict[str, Entry] = {}
@@ -488,14 +502,14 @@ def _cross_check(entries: list[Entry], docs: Mapping[Path, YamlDocument]) -> lis
     for entry in entries:
         doc_lines = docs[entry.path]
         for i, target in enumerate(entry.related):
-            if target not in ids:
+            if target not in ids and target not in declared_ids:
                 line = doc_lines.line_of("related", i)
                 problems.append(Problem(entry.path, line, f"related id '{target}' does not exist"))
             elif target == entry.id:
                 line = doc_lines.line_of("related", i)
                 problems.append(Problem(entry.path, line, "an entry cannot be related to itself"))
         for i, ref in enumerate(entry.provisions):
-            if ref not in refs:
+            if ref not in refs and ref not in declared_refs and "*" not in declared_refs:
                 line = doc_lines.line_of("provisions", i)
                 problems.append(Problem(entry.path, line, f"provision {ref} is not in the base"))
         for lang, questions in entry.questions.items():

@@ -36,6 +36,7 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     "feedback_sorry": frozenset(),
     "flood": frozenset(),
     "unsupported_media": frozenset(),
+    "edited_message": frozenset(),
     "unknown_command": frozenset(),
     "error": frozenset(),
     "not_found": frozenset(),

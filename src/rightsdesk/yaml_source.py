@@ -55,10 +55,15 @@ def load_yaml(path: Path) -> YamlDocument:
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
         problem = error.problem or str(error)
         if error.context:
             problem = f"{error.context}: {problem}"
+        if error.context_mark is not None and "end of stream" in problem:
+            # An unclosed quote or bracket is found only at the end of the file; the line
+            # where it was opened is the one an editor needs.
+            mark = error.context_mark
+            problem += " (opened here and never closed)"
+        line = mark.line + 1 if mark is not None else 1
         raise YamlSyntaxError(path, line, f"invalid YAML: {problem}") from error
     except yaml.YAMLError as error:
         raise YamlSyntaxError(path, 1, f"invalid YAML: {error}") from error

@@ -1,0 +1,346 @@
+"""What user-derived data may be stored, and in what form.
+
+This module is the one place that decides it. Nothing else strips identifiers, and nothing
+that writes to disk may skip it:
+
+- :func:`redact` replaces identifiers in free text with placeholders such as ``[phone]``.
+- :class:`Pseudonymiser` turns a Telegram user id into a keyed, weekly-rotating pseudonym.
+- :func:`load_secret` provides the key, creating it privately on first use.
+- :func:`hour_bucket` and :func:`iso_week` coarsen timestamps.
+
+Redaction is deliberately greedy: losing a harmless word costs an admin a little context,
+keeping an identifier can cost someone their freedom. It has no model of names in general,
+so a client's name is caught only when it follows a cue (an honorific such as ``Pak`` or
+``Khun``, a word such as ``client`` or ``named``) or a patronymic (``bin``, ``a/l``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import stat
+import unicodedata
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+__all__ = [
+    "PLACEHOLDERS",
+    "Pseudonymiser",
+    "hour_bucket",
+    "iso_week",
+    "load_secret",
+    "redact",
+]
+
+PLACEHOLDERS = ("[phone]", "[email]", "[url]", "[handle]", "[id-number]", "[name]")
+
+SECRET_BYTES = 32
+# A shorter key would let whoever holds the database enumerate user ids against it.
+MIN_SECRET_BYTES = 16
+
+# --- redaction patterns --------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+# Bare domains without a path are only URLs when the last label is a TLD people actually
+# type; otherwise "e.g." or "Section II.7" would be eaten. Any domain followed by a path
+# (t.me/x, bit.ly/x, fb.com/x) counts.
+_TLDS = (
+    "com|net|org|info|biz|io|co|me|ly|gl|to|ws|app|dev|xyz|link|site|online|page|"
+    "id|th|ph|vn|my|sg|kh|la|mm|tl|bd|lk|np|pk|cn|hk|tw|jp|kr|au|uk|us|eu"
+)
+_URL_TAIL = r"[^\s<>\"]*[^\s<>\".,;:!?)\]}'\u2019\u201d]"
+_URL = re.compile(
+    rf"""
+    (?:https?://|www\.){_URL_TAIL}                              # explicit scheme or www.
+    | (?<![a-z0-9_@.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{{2,}}/(?:{_URL_TAIL})?  # domain/path
+    | (?<![a-z0-9_@.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:{_TLDS})(?![\w.]*\w)  # known TLD
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+# The lookbehinds are ASCII-only so that an identifier glued to Thai text, which has no
+# spaces, is still caught.
+_HANDLE = re.compile(r"(?<![A-Za-z0-9_@])@\w(?:[\w.]*\w)?")
+
+# One or two letters then 6-8 digits (A1234567, AB1234567, P1234567A). A space between
+# letters and digits is allowed only after capitals (B 1234567), so that an ordinary word
+# before a number ("is 1234567") is not swallowed with it.
+_PASSPORT = re.compile(
+    r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,2}\d{6,8}|[A-Z]{1,2}[ ]\d{6,8})[A-Za-z]?(?![A-Za-z0-9])"
+)
+
+# Digit groups joined by single separators: +62 812-3456-7890, (021) 555-1234,
+# 1-2345-67890-12-3, 0912.345.678. Newlines do not join groups.
+_SEP = r"(?:[ \t\u00a0]?[-.][ \t\u00a0]?|[ \t\u00a0])"
+_NUMBER = re.compile(rf"\+?\(?\d+\)?(?:{_SEP}\(?\d+\)?)*")
+# Seven digits is the shortest local phone number in the region (555-1234); ages, days,
+# grams and section numbers are all far shorter.
+_MIN_DIGITS = 7
+
+# Words after which a capitalised word is taken to be a person's name. Honorifics and
+# kinship terms of the region, police ranks (an officer's name points at the case), and
+# words that introduce a name. Matched case-insensitively; the name must be capitalised.
+_NAME_CUES = (
+    # English
+    "mr", "mrs", "ms", "miss", "mx", "dr", "sir", "madam", "atty", "attorney", "judge",
+    "officer", "sgt", "sergeant", "inspector", "client", "clients", "named", "called",
+    "name is", "brother", "sister", "son", "daughter", "husband", "wife", "friend",
+    "cousin", "nephew", "niece", "uncle", "aunt",
+    # Indonesian / Malay
+    "pak", "bapak", "bu", "ibu", "mas", "mbak", "bang", "kak", "dik", "sdr", "sdri",
+    "saudara", "saudari", "klien", "nama", "namanya", "bernama", "adik", "kakak", "suami",
+    "istri", "isteri", "anak", "teman", "kawan", "sepupu", "encik", "en", "puan", "pn", "cik",
+    "tuan", "datuk", "dato", "brigadir", "bripka", "briptu", "bripda", "aiptu", "aipda",
+    "ipda", "iptu", "akp", "kompol",
+    # Thai (romanised)
+    "khun", "nai", "nang", "nangsao",
+    # Vietnamese
+    "anh", "chị", "em", "ông", "bà", "cô", "chú", "bác", "tên", "tên là",
+    # Filipino
+    "kuya", "ate", "tito", "tita", "lolo", "lola", "mang", "aling", "gng", "bb", "si", "kay",
+    "ni", "sina", "nina", "kina", "kliyente", "pangalan", "kapatid", "asawa",
+)  # fmt: skip
+# Abbreviated cues may be followed by a full stop. After any other cue a full stop ends the
+# sentence, and the capitalised word after it is not a name.
+_ABBREVIATED_CUES = ("mr", "mrs", "ms", "mx", "dr", "atty", "sgt", "sdr", "sdri", "en", "pn",
+                     "gng", "bb")  # fmt: skip
+# "klien saya Budi", "kliyente ko si Juan": a possessive may sit between cue and name.
+_POSSESSIVES = ("saya", "kami", "aku", "kita", "tôi", "của tôi", "ko", "namin", "natin", "mo",
+                "my", "our")  # fmt: skip
+# Lower-case particles that sit inside a name: Juan dela Cruz, Ahmad bin Ismail.
+_NAME_PARTICLES = ("bin", "binti", "bt", "bte", "a/l", "a/p", "s/o", "d/o", "de", "del",
+                   "dela", "della", "delos", "van", "von", "da", "dos")  # fmt: skip
+
+
+def _char_class(categories: tuple[str, ...]) -> str:
+    """The body of a character class matching the given Unicode categories (BMP only).
+
+    ``re`` has no ``\\p{Lu}``, and a capital letter is what tells a name from a word here.
+    """
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x10000):
+        if unicodedata.category(chr(cp)) in categories:
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
+    )
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+
+
+_CAPITAL = f"[{_char_class(('Lu', 'Lt'))}]"
+# A capitalised word, or an initial with its full stop ("A. Rahman").
+_CAP_WORD = rf"{_CAPITAL}(?:[\w'\u2019-]+|\.)?"
+_NAME_RUN = (
+    rf"{_CAP_WORD}(?:[ \t]+(?:(?:{_alternation(_NAME_PARTICLES)})[ \t]+)?{_CAP_WORD}){{0,3}}"
+    r"(?!\w)"
+)
+_CUE = (
+    rf"(?i:{_alternation(_ABBREVIATED_CUES)})\.?"
+    rf"|(?i:{_alternation(set(_NAME_CUES) - set(_ABBREVIATED_CUES))})"
+)
+# The cue, a possessive, a second cue used as a title ("officer Sgt. Reyes", "client Pak
+# Budi"), then the name. Everything but the name is kept.
+_CUED_NAME = re.compile(
+    rf"(?<!\w)(?P<cue>{_CUE})"
+    rf"(?P<between>,?(?:[ \t]+(?i:{_alternation(_POSSESSIVES)}))?,?[ \t]+(?:(?:{_CUE})[ \t]+)?)"
+    rf"{_NAME_RUN}"
+)
+# Names that carry their own marker: Ahmad bin Ismail, Ravi a/l Kumar, Juan dela Cruz.
+_PATRONYMIC = re.compile(
+    rf"(?<!\w){_CAP_WORD}(?:[ \t]+{_CAP_WORD})?"
+    r"[ \t]+(?:bin|binti|bte|bt|a/l|a/p|s/o|d/o|dela|delos|de los|de la)[ \t]+"
+    rf"{_CAP_WORD}(?:[ \t]+{_CAP_WORD})?(?!\w)"
+)
+# Thai writes no spaces between words, so after a Thai title (Mr, Mrs, Miss, boy, girl,
+# "named") the whole run of Thai letters is taken, and the next run too, which is usually
+# the surname. คุณ is left out: it also means "you".
+_THAI_NAME = re.compile(
+    r"(?P<cue>นางสาว|นาย|นาง|น\.ส\.|ด\.ช\.|ด\.ญ\.|ชื่อ)[ ]?[\u0e00-\u0e7f]+(?:[ ][\u0e00-\u0e7f]+)?"
+)
+_PLACEHOLDER = "|".join(re.escape(p) for p in PLACEHOLDERS)
+# Scripts written without spaces between words: a name there cannot be matched as a whole
+# word, so it is matched anywhere.
+_NO_SPACE_LETTERS = r"\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u9fff"
+_NO_SPACE_SCRIPTS = re.compile(rf"[{_NO_SPACE_LETTERS}]")
+# "Whole word", except that letters of those scripts do not count as a word boundary
+# violation: "ผมชื่อRina" still gives up Rina.
+_BEFORE_WORD = rf"(?:(?<!\w)|(?<=[{_NO_SPACE_LETTERS}]))"
+_AFTER_WORD = rf"(?:(?!\w)|(?=[{_NO_SPACE_LETTERS}]))"
+
+
+def redact(text: str, *, names: Iterable[str] = ()) -> str:
+    """Return ``text`` with identifiers replaced by placeholders.
+
+    ``names`` are the sender's first name, last name and username as Telegram sent them;
+    they are removed case-insensitively wherever they stand as whole words, as is each
+    word of a multi-word name and the username with or without ``@``. Names shorter than
+    two characters are ignored.
+
+    >>> redact("Call me on +62 812-3456-7890, I am Rina", names=["Rina"])
+    'Call me on [phone], I am [name]'
+    """
+    text = unicodedata.normalize("NFC", text)
+    # Order matters: an e-mail contains a domain and an @handle, a URL may contain digits.
+    text = _EMAIL.sub("[email]", text)
+    text = _URL.sub("[url]", text)
+    text = _HANDLE.sub("[handle]", text)
+    text = _PASSPORT.sub("[id-number]", text)
+    text = _NUMBER.sub(_number_placeholder, text)
+    text = _redact_sender_names(text, names)
+    text = _PATRONYMIC.sub("[name]", text)
+    text = _CUED_NAME.sub(lambda m: m["cue"] + m["between"] + "[name]", text)
+    text = _THAI_NAME.sub(lambda m: m["cue"] + "[name]", text)
+    return text
+
+
+def _number_placeholder(match: re.Match[str]) -> str:
+    number = match[0]
+    digits = sum(ch.isdigit() for ch in number)
+    if digits < _MIN_DIGITS:
+        return number
+    looks_local = number.lstrip("(").startswith("0") and digits <= 12
+    if number.startswith("+") or looks_local or digits == _MIN_DIGITS:
+        return "[phone]"
+    return "[id-number]"
+
+
+def _name_variants(names: Iterable[str]) -> list[str]:
+    variants: set[str] = set()
+    for raw in names:
+        name = unicodedata.normalize("NFC", (raw or "").strip()).lstrip("@")
+        if len(name) < 2:
+            continue
+        variants.add(name)
+        variants.update(part for part in name.split() if len(part) >= 2)
+    # Longest first, so "Budi Santoso" goes before "Budi" leaves "Santoso" behind.
+    return sorted(variants, key=lambda v: (-len(v), v))
+
+
+def _redact_sender_names(text: str, names: Iterable[str]) -> str:
+    alternatives = []
+    for name in _name_variants(names):
+        escaped = re.escape(name)
+        if _NO_SPACE_SCRIPTS.search(name):
+            alternatives.append(escaped)
+        else:
+            alternatives.append(_BEFORE_WORD + escaped + _AFTER_WORD)
+    if not alternatives:
+        return text
+    # Placeholders are matched first and kept, so a user called "Phone" cannot turn an
+    # earlier "[phone]" into "[[name]]".
+    pattern = re.compile(rf"(?P<keep>{_PLACEHOLDER})|" + "|".join(alternatives), re.IGNORECASE)
+    return pattern.sub(lambda m: m["keep"] or "[name]", text)
+
+
+# --- pseudonyms ----------------------------------------------------------------------------
+
+
+def iso_week(when: datetime) -> str:
+    """The ISO year-week of ``when`` in UTC, e.g. ``"2026-W48"``."""
+    year, week, _ = _utc(when).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def hour_bucket(when: datetime) -> str:
+    """``when`` in UTC, truncated to the hour: ``"2026-11-26T15:00:00+00:00"``.
+
+    Every stored timestamp has this shape, so they sort and compare as strings.
+    """
+    return _utc(when).replace(minute=0, second=0, microsecond=0).isoformat()
+
+
+def _utc(when: datetime) -> datetime:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("expected an aware datetime (e.g. datetime.now(UTC)), got a naive one")
+    return when.astimezone(UTC)
+
+
+class Pseudonymiser:
+    """Keyed, weekly pseudonyms for askers.
+
+    The same user gets the same pseudonym for one ISO week and an unrelated one the next,
+    so admins can count distinct askers per week but cannot follow a person across weeks.
+    A plain hash of a Telegram id could be reversed by trying every id; the HMAC key makes
+    that impossible without the secret, which must never leave the server.
+    """
+
+    __slots__ = ("_secret",)
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(f"the pseudonym secret must be at least {MIN_SECRET_BYTES} bytes long")
+        self._secret = bytes(secret)
+
+    def pseudonym(self, user_id: int, when: datetime) -> str:
+        message = f"rightsdesk.asker.v1|{int(user_id)}|{iso_week(when)}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return "Pseudonymiser(secret=<hidden>)"
+
+
+def load_secret(env_value: str | None, path: Path) -> bytes:
+    """The pseudonym key: ``env_value`` if set, else the contents of ``path``.
+
+    If neither exists, 32 random bytes are written to ``path`` (created 0600, its parent
+    directory 0700) and returned. An existing file that group or others may read or write
+    is refused, as is a key too short to resist enumeration. Keep the file out of backups
+    that travel with the database: together they re-identify askers within a week.
+    """
+    if env_value:
+        secret = env_value.encode("utf-8")
+        _check_length(secret, "the environment variable")
+        return secret
+    path = Path(path)
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_bytes(SECRET_BYTES)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # Another process created it between our read and our create: use theirs.
+        return _read_secret(path)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
+        f.flush()
+        os.fsync(f.fileno())
+    return secret
+
+
+def _read_secret(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        # fstat on the open file, so the checked file is the one we read.
+        mode = os.fstat(f.fileno()).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ValueError(
+                f"the secret file {path} is accessible to group or others "
+                f"(mode {stat.filemode(mode)}); restrict it with: chmod 600 {path}"
+            )
+        secret = f.read()
+    _check_length(secret, f"the secret file {path}")
+    return secret
+
+
+def _check_length(secret: bytes, source: str) -> None:
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"{source} holds a pseudonym secret of {len(secret)} bytes; at least "
+            f"{MIN_SECRET_BYTES} are needed. Generate one with: "
+            "python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
