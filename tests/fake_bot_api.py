@@ -190,33 +190,106 @@ class Call:
 #: Fields PTB sends as JSON (objects/arrays); decoded with ``json.loads``.
 JSON_FIELDS = frozenset(
     {
-        "allowed_updates", "button", "caption_entities", "commands", "entities",
-        "explanation_entities", "input_message_content", "link_preview_options", "media",
-        "menu_button", "message_ids", "options", "permissions", "prices", "question_entities",
-        "reaction", "reply_markup", "reply_parameters", "results", "rights", "scope",
-        "shipping_options"
+        "allowed_updates",
+        "button",
+        "caption_entities",
+        "commands",
+        "entities",
+        "explanation_entities",
+        "input_message_content",
+        "link_preview_options",
+        "media",
+        "menu_button",
+        "message_ids",
+        "options",
+        "permissions",
+        "prices",
+        "question_entities",
+        "reaction",
+        "reply_markup",
+        "reply_parameters",
+        "results",
+        "rights",
+        "scope",
+        "shipping_options",
     }
 )
 #: Fields that are strings whatever they look like ("42", "true" stay strings).
 STRING_FIELDS = frozenset(
     {
-        "action", "address", "animation", "audio", "business_connection_id", "callback_query_id",
-        "caption", "certificate", "cover", "currency", "custom_emoji_id", "data", "description",
-        "document", "emoji", "file_id", "file_unique_id", "first_name", "foursquare_id", "gift_id",
-        "google_place_id", "inline_message_id", "inline_query_id", "ip_address", "language_code",
-        "last_name", "message_effect_id", "name", "next_offset", "parse_mode", "payload",
-        "phone_number", "photo", "pre_checkout_query_id", "provider_token", "question",
-        "secret_token", "shipping_query_id", "short_description", "start_parameter", "sticker",
-        "text", "thumbnail", "title", "url", "vcard", "video", "video_note", "voice",
-        "web_app_query_id"
+        "action",
+        "address",
+        "animation",
+        "audio",
+        "business_connection_id",
+        "callback_query_id",
+        "caption",
+        "certificate",
+        "cover",
+        "currency",
+        "custom_emoji_id",
+        "data",
+        "description",
+        "document",
+        "emoji",
+        "file_id",
+        "file_unique_id",
+        "first_name",
+        "foursquare_id",
+        "gift_id",
+        "google_place_id",
+        "inline_message_id",
+        "inline_query_id",
+        "ip_address",
+        "language_code",
+        "last_name",
+        "message_effect_id",
+        "name",
+        "next_offset",
+        "parse_mode",
+        "payload",
+        "phone_number",
+        "photo",
+        "pre_checkout_query_id",
+        "provider_token",
+        "question",
+        "secret_token",
+        "shipping_query_id",
+        "short_description",
+        "start_parameter",
+        "sticker",
+        "text",
+        "thumbnail",
+        "title",
+        "url",
+        "vcard",
+        "video",
+        "video_note",
+        "voice",
+        "web_app_query_id",
     }
 )
 #: Numeric fields that do not end in ``_id``.
 NUMBER_FIELDS = frozenset(
     {
-        "cache_time", "close_date", "duration", "heading", "height", "horizontal_accuracy",
-        "latitude", "length", "limit", "live_period", "longitude", "max_connections", "offset",
-        "open_period", "proximity_alert_radius", "timeout", "until_date", "width"
+        "cache_time",
+        "close_date",
+        "duration",
+        "heading",
+        "height",
+        "horizontal_accuracy",
+        "latitude",
+        "length",
+        "limit",
+        "live_period",
+        "longitude",
+        "max_connections",
+        "offset",
+        "open_period",
+        "proximity_alert_radius",
+        "timeout",
+        "until_date",
+        "width",
     }
 )
 _INT_RE = re.compile(r"-?\d+")
@@ -296,8 +369,22 @@ def _parse_body(content_type: str, body: bytes, query: str) -> dict[str, Any]:
 #: Tags Telegram's HTML parse mode accepts.
 HTML_TAGS = frozenset(
     {
-        "a", "b", "blockquote", "code", "del", "em", "i", "ins", "pre", "s", "span", "strike",
-        "strong", "tg-emoji", "tg-spoiler", "u"
+        "a",
+        "b",
+        "blockquote",
+        "code",
+        "del",
+        "em",
+        "i",
+        "ins",
+        "pre",
+        "s",
+        "span",
+        "strike",
+        "strong",
+        "tg-emoji",
+        "tg-spoiler",
+        "u",
     }
 )
 _TAG_ENTITY = {
@@ -446,8 +533,10 @@ def _close_entity(
             return
         user = re.fullmatch(r"tg://user\?id=(\d+)", href)
         if user:
-            entity.update(type="text_mention", user={"id": int(user.group(1)), "is_bot": False,
-                                                     "first_name": ""})
+            entity.update(
+                type="text_mention",
+                user={"id": int(user.group(1)), "is_bot": False, "first_name": ""},
+            )
         else:
             entity.update(type="text_link", url=href)
     elif name == "tg-emoji":
@@ -522,7 +611,7 @@ def _check_reply_markup(markup: Any) -> None:
     if rows is None:
         return
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise _bad_request("field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array")
+        raise _bad_request('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array')
     if sum(len(row) for row in rows) > 100:
         raise _bad_request("reply markup is too long")
     for button in itertools.chain.from_iterable(rows):
@@ -726,8 +815,10 @@ class FakeBotAPI:
         server.fake = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="fake-bot-api", daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-bot-api",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -841,8 +932,13 @@ class FakeBotAPI:
         arg_text = args if isinstance(args, str) else " ".join(args)
         text = f"/{name} {arg_text}".rstrip()
         return self.send_text(
-            user_id, text, chat_type=chat_type, chat_id=chat_id, first_name=first_name,
-            username=username, language_code=language_code,
+            user_id,
+            text,
+            chat_type=chat_type,
+            chat_id=chat_id,
+            first_name=first_name,
+            username=username,
+            language_code=language_code,
         )
 
     def send_callback(
@@ -890,8 +986,13 @@ class FakeBotAPI:
     ) -> JSON:
         """A user sends a photo (two sizes, as Telegram delivers), with an optional caption."""
         sizes = [
-            {"file_id": f"photo-{user_id}-{w}", "file_unique_id": f"ph{user_id}{w}",
-             "width": w, "height": w * 3 // 4, "file_size": w * 50}
+            {
+                "file_id": f"photo-{user_id}-{w}",
+                "file_unique_id": f"ph{user_id}{w}",
+                "width": w,
+                "height": w * 3 // 4,
+                "file_size": w * 50,
+            }
             for w in (90, 1280)
         ]
         extra: JSON = {"photo": sizes}
@@ -902,16 +1003,25 @@ class FakeBotAPI:
     def send_sticker(self, user_id: int, *, emoji: str = "👍", chat_id: int | None = None) -> JSON:
         """A user sends a regular static sticker."""
         sticker = {
-            "file_id": f"sticker-{user_id}", "file_unique_id": f"st{user_id}", "type": "regular",
-            "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": emoji,
+            "file_id": f"sticker-{user_id}",
+            "file_unique_id": f"st{user_id}",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": emoji,
         }
         return self._send_media(user_id, chat_id, {"sticker": sticker})
 
     def send_voice(self, user_id: int, *, duration: int = 3, chat_id: int | None = None) -> JSON:
         """A user sends a voice note."""
         voice = {
-            "file_id": f"voice-{user_id}", "file_unique_id": f"vo{user_id}",
-            "duration": duration, "mime_type": "audio/ogg", "file_size": duration * 4000,
+            "file_id": f"voice-{user_id}",
+            "file_unique_id": f"vo{user_id}",
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": duration * 4000,
         }
         return self._send_media(user_id, chat_id, {"voice": voice})
 
@@ -945,8 +1055,11 @@ class FakeBotAPI:
         """A post in a channel where the bot is an admin (no ``from``, as Telegram sends it)."""
         chat = {"id": channel_id, "type": "channel", "title": title}
         post = {
-            "message_id": self._next_message_id(), "date": int(time.time()), "chat": chat,
-            "sender_chat": chat, "text": text,
+            "message_id": self._next_message_id(),
+            "date": int(time.time()),
+            "chat": chat,
+            "sender_chat": chat,
+            "text": text,
         }
         return self.push_update({"channel_post": post})
 
@@ -971,8 +1084,13 @@ class FakeBotAPI:
             text = f"{handle} {text}"
             entities = [{"type": "mention", "offset": 0, "length": _u16(handle)}]
         return self.send_text(
-            user_id, text, chat_type=chat_type, chat_id=group_chat_id, first_name=first_name,
-            username=username, entities=entities,
+            user_id,
+            text,
+            chat_type=chat_type,
+            chat_id=group_chat_id,
+            first_name=first_name,
+            username=username,
+            entities=entities,
         )
 
     # ---- inspection --------------------------------------------------------------------------
@@ -991,7 +1109,8 @@ class FakeBotAPI:
         """
         with self._cond:
             return [
-                c for c in self._calls
+                c
+                for c in self._calls
                 if c.method in ("sendMessage", "editMessageText")
                 and (include_failed or c.ok)
                 and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))
@@ -1072,7 +1191,8 @@ class FakeBotAPI:
 
     def _matching(self, method: str | None, predicate: Callable[[Call], bool] | None) -> list[Call]:
         return [
-            c for c in self._calls
+            c
+            for c in self._calls
             if (method is None or c.method == method) and (predicate is None or predicate(c))
         ]
 
@@ -1159,9 +1279,12 @@ class FakeBotAPI:
             raw = _parse_body(content_type, body, query)
         except ValueError:
             return 400, _bad_request("can't parse request body").payload()
-        call = Call(method, decode_params(raw), time.monotonic(), raw={
-            k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()
-        })
+        call = Call(
+            method,
+            decode_params(raw),
+            time.monotonic(),
+            raw={k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()},
+        )
         with self._cond:
             self._calls.append(call)
             self._cond.notify_all()
@@ -1179,8 +1302,11 @@ class FakeBotAPI:
                 status, payload = 0, None
             except Exception as exc:  # a bug in an on_method handler: answer, don't hang
                 status = 500
-                payload = {"ok": False, "error_code": 500,
-                           "description": f"Internal Server Error: {exc!r}"}
+                payload = {
+                    "ok": False,
+                    "error_code": 500,
+                    "description": f"Internal Server Error: {exc!r}",
+                }
             else:
                 status, payload = 200, {"ok": True, "result": result}
             if payload is not None:
@@ -1269,16 +1395,28 @@ class FakeBotAPI:
     def _send_photo(self, params: JSON) -> JSON:
         chat_id = _require(params, "chat_id", "chat_id is empty")
         _require(params, "photo", "there is no photo in the request")
-        sizes = [{"file_id": f"bot-photo-{w}", "file_unique_id": f"bp{w}", "width": w,
-                  "height": w * 3 // 4, "file_size": w * 50} for w in (90, 1280)]
+        sizes = [
+            {
+                "file_id": f"bot-photo-{w}",
+                "file_unique_id": f"bp{w}",
+                "width": w,
+                "height": w * 3 // 4,
+                "file_size": w * 50,
+            }
+            for w in (90, 1280)
+        ]
         return self._send_with_caption(chat_id, params, {"photo": sizes})
 
     def _send_document(self, params: JSON) -> JSON:
         chat_id = _require(params, "chat_id", "chat_id is empty")
         document = _require(params, "document", "there is no document in the request")
         name = document.get("filename") if isinstance(document, dict) else None
-        doc = {"file_id": "bot-document", "file_unique_id": "bd1",
-               "file_name": name or "document", "file_size": 1024}
+        doc = {
+            "file_id": "bot-document",
+            "file_unique_id": "bd1",
+            "file_name": name or "document",
+            "file_size": 1024,
+        }
         return self._send_with_caption(chat_id, params, {"document": doc})
 
     def _send_with_caption(self, chat_id: int | str, params: JSON, media: JSON) -> JSON:
@@ -1287,8 +1425,9 @@ class FakeBotAPI:
         message = self._bot_message(chat_id, media)
         caption = params.get("caption")
         if caption:
-            plain, entities = self._format(caption, params.get("parse_mode"),
-                                           params.get("caption_entities"))
+            plain, entities = self._format(
+                caption, params.get("parse_mode"), params.get("caption_entities")
+            )
             if len(plain) > 1024:
                 raise _bad_request("message caption is too long")
             message["caption"] = plain
@@ -1311,7 +1450,9 @@ class FakeBotAPI:
             raise _bad_request("there is no text in the message to edit")
         inline = _inline_markup(markup)
         if (message["text"], message.get("entities") or None, message.get("reply_markup")) == (
-            text, entities or None, inline,
+            text,
+            entities or None,
+            inline,
         ):
             raise _bad_request(_NOT_MODIFIED)
         message["text"] = text
@@ -1475,8 +1616,10 @@ class FakeBotAPI:
     def _bot_message(self, chat_id: int | str, content: JSON) -> JSON:
         chat = copy.deepcopy(self._chats.get(chat_id) or _guess_chat(chat_id))
         message = {
-            "message_id": self._next_message_id(), "from": copy.deepcopy(self.bot_user),
-            "chat": chat, "date": int(time.time()),
+            "message_id": self._next_message_id(),
+            "from": copy.deepcopy(self.bot_user),
+            "chat": chat,
+            "date": int(time.time()),
         }
         message.update(content)
         return message
@@ -1507,8 +1650,11 @@ class FakeBotAPI:
         language_code: str | None,
     ) -> JSON:
         user: JSON = {"id": user_id, "is_bot": False, "first_name": first_name}
-        for key, value in (("last_name", last_name), ("username", username),
-                           ("language_code", language_code)):
+        for key, value in (
+            ("last_name", last_name),
+            ("username", username),
+            ("language_code", language_code),
+        ):
             if value is not None:
                 user[key] = value
         return user
@@ -1524,8 +1670,11 @@ class FakeBotAPI:
 
     def _user_message(self, user: JSON, chat: JSON, **content: Any) -> JSON:
         return {
-            "message_id": self._next_message_id(), "from": user, "chat": chat,
-            "date": int(time.time()), **content,
+            "message_id": self._next_message_id(),
+            "from": user,
+            "chat": chat,
+            "date": int(time.time()),
+            **content,
         }
 
     def _send_media(self, user_id: int, chat_id: int | None, content: JSON) -> JSON:
@@ -1575,8 +1724,12 @@ def _guess_chat(chat_id: int | str) -> JSON:
     if kind == "private":
         return {"id": chat_id, "type": "private", "first_name": "User"}
     if kind == "channel":
-        return {"id": -1009999999999, "type": "channel", "title": str(chat_id),
-                "username": str(chat_id)[1:]}
+        return {
+            "id": -1009999999999,
+            "type": "channel",
+            "title": str(chat_id),
+            "username": str(chat_id)[1:],
+        }
     return {"id": chat_id, "type": kind, "title": f"Test {kind}"}
 
 
@@ -1604,8 +1757,9 @@ def _run_script(fake: FakeBotAPI, steps: list[JSON]) -> None:
         if "sleep" in step:
             time.sleep(float(step["sleep"]))
         elif "wait_for" in step:
-            fake.wait_for(step["wait_for"], int(step.get("count", 1)),
-                          float(step.get("timeout", 30)))
+            fake.wait_for(
+                step["wait_for"], int(step.get("count", 1)), float(step.get("timeout", 30))
+            )
         elif "text" in step:
             fake.send_text(user_id, step["text"])
         elif "command" in step:
@@ -1630,8 +1784,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default="123456:TEST")
     parser.add_argument("--username", default="rightsdesk_test_bot")
     parser.add_argument("--script", help="JSON list of updates to inject (see _run_script)")
-    parser.add_argument("--log-calls", action="store_true",
-                        help="print each answered call as a JSON line on stdout")
+    parser.add_argument(
+        "--log-calls", action="store_true", help="print each answered call as a JSON line on stdout"
+    )
     args = parser.parse_args(argv)
 
     stop = threading.Event()
@@ -1643,10 +1798,16 @@ def main(argv: list[str] | None = None) -> int:
     print(fake.base_url, flush=True)
     print(f"token: {fake.token}  (Ctrl-C or SIGTERM to stop)", file=sys.stderr, flush=True)
     if args.log_calls:
-        fake.add_listener(lambda c: print(json.dumps(
-            {"method": c.method, "params": c.params, "status": c.status}, ensure_ascii=False,
-            default=str,
-        ), flush=True))
+        fake.add_listener(
+            lambda c: print(
+                json.dumps(
+                    {"method": c.method, "params": c.params, "status": c.status},
+                    ensure_ascii=False,
+                    default=str,
+                ),
+                flush=True,
+            )
+        )
     if args.script:
         with open(args.script, encoding="utf-8") as handle:
             steps = json.load(handle)

@@ -134,11 +134,11 @@ async def test_command_is_routed_to_command_handler(fake_bot_api: FakeBotAPI) ->
     ]
     async with running_bot(fake_bot_api, *handlers) as errors:
         fake_bot_api.send_command(7, "start")
-        fake_bot_api.send_command(7, "help", ["a", "b"], chat_type="supergroup",
-                                  chat_id=-1001234, mention_bot=True)
+        fake_bot_api.send_command(
+            7, "help", ["a", "b"], chat_type="supergroup", chat_id=-1001234, mention_bot=True
+        )
         # Addressed to another bot: neither the CommandHandler nor the text echo may answer.
-        fake_bot_api.send_text(7, "/help@some_other_bot", chat_type="supergroup",
-                               chat_id=-1001234)
+        fake_bot_api.send_text(7, "/help@some_other_bot", chat_type="supergroup", chat_id=-1001234)
         fake_bot_api.send_text(7, "ping")
         await fake_bot_api.async_wait_for("sendMessage", predicate=lambda c: c.text == "ping")
 
@@ -252,15 +252,17 @@ async def test_media_edits_and_channel_posts_reach_handlers(fake_bot_api: FakeBo
         calls = await fake_bot_api.async_wait_for("sendMessage", count=7)
 
     assert errors == []
-    assert sorted((c.params["chat_id"], c.text) for c in calls) == sorted([
-        (11, "text:first"),
-        (11, "edited:second"),
-        (11, "photo:scan"),
-        (11, "sticker:👍"),
-        (11, "voice:audio/ogg"),
-        (-1005, "mention:supergroup"),
-        (-1001000000001, "channel:news"),
-    ])
+    assert sorted((c.params["chat_id"], c.text) for c in calls) == sorted(
+        [
+            (11, "text:first"),
+            (11, "edited:second"),
+            (11, "photo:scan"),
+            (11, "sticker:👍"),
+            (11, "voice:audio/ogg"),
+            (-1005, "mention:supergroup"),
+            (-1001000000001, "channel:news"),
+        ]
+    )
 
 
 # ---- the real Bot against the fake's validation -------------------------------------------
@@ -306,8 +308,9 @@ async def test_valid_markup_becomes_entities(fake_bot_api: FakeBotAPI) -> None:
     html = '<b>Art. 1</b> &amp; <a href="https://example.org/g">guideline</a> &lt;3 &copy;'
     async with Bot(fake_bot_api.token, base_url=fake_bot_api.base_url) as bot:
         message = await bot.send_message(1, html, parse_mode="HTML")
-        escaped = await bot.send_message(1, r"Done\. See \(1\) [link](https://x.org/a.b)",
-                                         parse_mode="MarkdownV2")
+        escaped = await bot.send_message(
+            1, r"Done\. See \(1\) [link](https://x.org/a.b)", parse_mode="MarkdownV2"
+        )
 
     assert message.text == "Art. 1 & guideline <3 &copy;"
     assert [(e.type, e.offset, e.length) for e in message.entities] == [
@@ -448,9 +451,14 @@ def test_fail_next_and_unknown_methods(fake_bot_api: FakeBotAPI) -> None:
     base = f"{fake_bot_api.base_url}{fake_bot_api.token}"
     fake_bot_api.fail_next("sendMessage", status=403, times=2)
     for _ in range(2):
-        assert post(f"{base}/sendMessage", {"chat_id": "1", "text": "hi"}) == (403, {
-            "ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user",
-        })
+        assert post(f"{base}/sendMessage", {"chat_id": "1", "text": "hi"}) == (
+            403,
+            {
+                "ok": False,
+                "error_code": 403,
+                "description": "Forbidden: bot was blocked by the user",
+            },
+        )
     assert post(f"{base}/sendMessage", {"chat_id": "1", "text": "hi"})[0] == 200
     assert post(f"{base}/fooBar", {})[0] == 400
     assert post(f"{fake_bot_api.url}/nobot", {})[0] == 404
@@ -462,7 +470,9 @@ def test_standalone_server_serves_a_script_until_sigterm(tmp_path: Path) -> None
     script.write_text(json.dumps([{"command": "start", "user_id": 5}, {"text": "hi"}]))
     proc = subprocess.Popen(
         [sys.executable, str(FAKE_SCRIPT), "--port", "0", "--script", str(script)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         base_url = proc.stdout.readline().strip()

@@ -82,33 +82,51 @@ _NUMBER = re.compile(rf"\+?\(?\d+\)?(?:{_SEP}\(?\d+\)?)*")
 # grams and section numbers are all far shorter.
 _MIN_DIGITS = 7
 
-# Words after which a capitalised word is taken to be a person's name. Honorifics and
-# kinship terms of the region, police ranks (an officer's name points at the case), and
-# words that introduce a name. Matched case-insensitively; the name must be capitalised.
-_NAME_CUES = (
-    # English
-    "mr", "mrs", "ms", "miss", "mx", "dr", "sir", "madam", "atty", "attorney", "judge",
-    "officer", "sgt", "sergeant", "inspector", "client", "clients", "named", "called",
-    "name is", "brother", "sister", "son", "daughter", "husband", "wife", "friend",
-    "cousin", "nephew", "niece", "uncle", "aunt",
-    # Indonesian / Malay
-    "pak", "bapak", "bu", "ibu", "mas", "mbak", "bang", "kak", "dik", "sdr", "sdri",
-    "saudara", "saudari", "klien", "nama", "namanya", "bernama", "adik", "kakak", "suami",
-    "istri", "isteri", "anak", "teman", "kawan", "sepupu", "encik", "en", "puan", "pn", "cik",
-    "tuan", "datuk", "dato", "brigadir", "bripka", "briptu", "bripda", "aiptu", "aipda",
-    "ipda", "iptu", "akp", "kompol",
-    # Thai (romanised)
-    "khun", "nai", "nang", "nangsao",
-    # Vietnamese
-    "anh", "chị", "em", "ông", "bà", "cô", "chú", "bác", "tên", "tên là",
-    # Filipino
-    "kuya", "ate", "tito", "tita", "lolo", "lola", "mang", "aling", "gng", "bb", "si", "kay",
-    "ni", "sina", "nina", "kina", "kliyente", "pangalan", "kapatid", "asawa",
+# A name is recognised by what stands before it. Two kinds of cue:
+# - honorifics and titles (Pak, Khun, anh, Encik, Kuya, si, Mr, police ranks): whatever
+#   capitalised words follow are a name, even in capitals ("Pak BUDI");
+# - words that introduce a person (client, named, my brother, I am, saya, là): only
+#   Title-case words count, so "I am HIV positive" and "klien saya ODHA" keep their
+#   acronyms.
+# Cues match case-insensitively; an officer's name is redacted too, as it points at a case.
+_HONORIFICS = (
+    # English, Filipino
+    "mr", "mrs", "ms", "miss", "mx", "dr", "sir", "madam", "ma'am", "atty", "judge",
+    "sgt", "sergeant", "inspector", "officer", "kuya", "ate", "tito", "tita", "lolo", "lola",
+    "mang", "aling", "gng", "bb", "si", "kay", "ni", "sina", "nina", "kina",
+    # Indonesian, Malay
+    "pak", "bapak", "bu", "ibu", "mas", "mbak", "bang", "kak", "dik", "bli", "sdr", "sdri",
+    "saudara", "saudari", "encik", "en", "puan", "pn", "cik", "tuan", "datuk", "dato",
+    "brigadir", "bripka", "briptu", "bripda", "aiptu", "aipda", "ipda", "iptu", "akp",
+    "kompol",
+    # Thai (romanised), Vietnamese
+    "khun", "nai", "nang", "nangsao", "nong", "phi",
+    "anh", "chị", "em", "ông", "bà", "cô", "chú", "bác", "bác sĩ",
 )  # fmt: skip
-# Abbreviated cues may be followed by a full stop. After any other cue a full stop ends the
+_INTRODUCERS = (
+    # English
+    "client", "clients", "named", "called", "name", "name is", "i am", "i'm", "this is",
+    "it's", "brother", "sister", "son", "daughter", "husband", "wife", "friend", "cousin",
+    "nephew", "niece", "uncle", "aunt", "mother", "father", "mum", "mom", "dad", "boyfriend",
+    "girlfriend", "partner", "neighbour", "neighbor", "colleague", "worker", "educator",
+    "volunteer", "paralegal", "lawyer", "employer", "boss",
+    # Filipino
+    "kliyente", "pangalan", "kapatid", "asawa", "pinsan", "nanay", "tatay", "kaibigan",
+    "pamangkin",
+    # Vietnamese
+    "tên", "tên là", "là", "bạn",
+    # Indonesian, Malay (with their -ku / -nya forms below)
+    "nama", "bernama", "atas nama", "saya", "aku", "rakan", "jiran", "abang", "pacar",
+    "rekan", "tetangga", "majikan", "pengacara", "pendamping",
+)  # fmt: skip
+_INDONESIAN_KIN = ("klien", "adik", "kakak", "suami", "istri", "isteri", "anak", "teman",
+                   "kawan", "sepupu", "ayah", "ibu", "bapak", "keponakan", "paman", "bibi",
+                   "nama")  # fmt: skip
+_INTRODUCERS += tuple(k + suffix for k in _INDONESIAN_KIN for suffix in ("", "ku", "nya"))
+# Abbreviations may be followed by a full stop. After any other cue a full stop ends the
 # sentence, and the capitalised word after it is not a name.
-_ABBREVIATED_CUES = ("mr", "mrs", "ms", "mx", "dr", "atty", "sgt", "sdr", "sdri", "en", "pn",
-                     "gng", "bb")  # fmt: skip
+_ABBREVIATED = ("mr", "mrs", "ms", "mx", "dr", "atty", "sgt", "sdr", "sdri", "en", "pn",
+                "gng", "bb")  # fmt: skip
 # "klien saya Budi", "kliyente ko si Juan": a possessive may sit between cue and name.
 _POSSESSIVES = ("saya", "kami", "aku", "kita", "tôi", "của tôi", "ko", "namin", "natin", "mo",
                 "my", "our")  # fmt: skip
@@ -136,32 +154,46 @@ def _char_class(categories: tuple[str, ...]) -> str:
 
 
 def _alternation(words: Iterable[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+    return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
 
 
 _CAPITAL = f"[{_char_class(('Lu', 'Lt'))}]"
-# A capitalised word, or an initial with its full stop ("A. Rahman").
-_CAP_WORD = rf"{_CAPITAL}(?:[\w'\u2019-]+|\.)?"
-_NAME_RUN = (
-    rf"{_CAP_WORD}(?:[ \t]+(?:(?:{_alternation(_NAME_PARTICLES)})[ \t]+)?{_CAP_WORD}){{0,3}}"
-    r"(?!\w)"
+_LOWER = f"[{_char_class(('Ll',))}]"
+_INITIAL = rf"{_CAPITAL}\."  # "A. Rahman"
+_CAP_WORD = rf"(?:{_CAPITAL}[\w'\u2019-]*|{_INITIAL})"
+_TITLE_WORD = rf"(?:{_CAPITAL}{_LOWER}[\w'\u2019-]*|{_INITIAL})"
+_PARTICLE = rf"(?:(?:{_alternation(_NAME_PARTICLES)})[ \t]+)?"
+
+
+def _run(word: str) -> str:
+    """Up to four words of the given shape, possibly with particles between them."""
+    return rf"{word}(?:[ \t]+{_PARTICLE}{word}){{0,3}}(?!\w)"
+
+
+def _cue(words: Iterable[str]) -> str:
+    words = set(words)
+    abbreviated = words & set(_ABBREVIATED)
+    parts = [f"(?i:{_alternation(words - abbreviated)})"]
+    if abbreviated:
+        parts.insert(0, rf"(?i:{_alternation(abbreviated)})\.?")
+    return "|".join(parts)
+
+
+# The cue, a possessive, a title ("officer Sgt. Reyes", "client Pak Budi"), then the name.
+# Everything but the name is kept.
+_BETWEEN = (
+    rf"[:,]?(?:[ \t]+(?i:{_alternation(_POSSESSIVES)}))?,?[ \t]+"
+    rf"(?:(?:{_cue(_HONORIFICS)})[ \t]+)?"
 )
-_CUE = (
-    rf"(?i:{_alternation(_ABBREVIATED_CUES)})\.?"
-    rf"|(?i:{_alternation(set(_NAME_CUES) - set(_ABBREVIATED_CUES))})"
-)
-# The cue, a possessive, a second cue used as a title ("officer Sgt. Reyes", "client Pak
-# Budi"), then the name. Everything but the name is kept.
-_CUED_NAME = re.compile(
-    rf"(?<!\w)(?P<cue>{_CUE})"
-    rf"(?P<between>,?(?:[ \t]+(?i:{_alternation(_POSSESSIVES)}))?,?[ \t]+(?:(?:{_CUE})[ \t]+)?)"
-    rf"{_NAME_RUN}"
+_CUED_NAMES = (
+    re.compile(rf"(?<!\w)(?P<cue>{_cue(_HONORIFICS)})(?P<between>{_BETWEEN}){_run(_CAP_WORD)}"),
+    re.compile(rf"(?<!\w)(?P<cue>{_cue(_INTRODUCERS)})(?P<between>{_BETWEEN}){_run(_TITLE_WORD)}"),
 )
 # Names that carry their own marker: Ahmad bin Ismail, Ravi a/l Kumar, Juan dela Cruz.
 _PATRONYMIC = re.compile(
-    rf"(?<!\w){_CAP_WORD}(?:[ \t]+{_CAP_WORD})?"
-    r"[ \t]+(?:bin|binti|bte|bt|a/l|a/p|s/o|d/o|dela|delos|de los|de la)[ \t]+"
-    rf"{_CAP_WORD}(?:[ \t]+{_CAP_WORD})?(?!\w)"
+    rf"(?<!\w){_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,2}}"
+    r"[ \t]+(?:bin|binti|bte|bt|a/l|a/p|s/o|d/o|anak|dela|delos|de los|de la)[ \t]+"
+    rf"{_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,2}}(?!\w)"
 )
 # Thai writes no spaces between words, so after a Thai title (Mr, Mrs, Miss, boy, girl,
 # "named") the whole run of Thai letters is taken, and the next run too, which is usually
@@ -200,7 +232,8 @@ def redact(text: str, *, names: Iterable[str] = ()) -> str:
     text = _NUMBER.sub(_number_placeholder, text)
     text = _redact_sender_names(text, names)
     text = _PATRONYMIC.sub("[name]", text)
-    text = _CUED_NAME.sub(lambda m: m["cue"] + m["between"] + "[name]", text)
+    for pattern in _CUED_NAMES:
+        text = pattern.sub(lambda m: m["cue"] + m["between"] + "[name]", text)
     text = _THAI_NAME.sub(lambda m: m["cue"] + "[name]", text)
     return text
 

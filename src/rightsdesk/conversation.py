@@ -134,6 +134,10 @@ class Conversation:
             return self.answer(result.best.entry, lang, query_key)
         if result.decision == "clarify":
             return self.clarify(result, lang, query_key)
+        if result.declined is not None:
+            reason = result.declined.reason
+            text = reason.get(lang) or reason["en"]
+            return Reply((Block("text", text),), (self._browse_row(lang),))
         return self.nothing_found(lang)
 
     def answer(self, entry: Entry, lang: str, query_key: str = NO_QUERY) -> Reply:

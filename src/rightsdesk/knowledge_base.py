@@ -29,6 +29,8 @@ ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 ID_MAX = 48  # ids travel in Telegram button data, which is at most 64 bytes
 REVIEW_STATUSES = ("draft", "reviewed")
 SYNONYMS_FILE = "synonyms.yaml"
+DECLINE_FILE = "out_of_scope.yaml"
+MIN_DECLINE_QUESTIONS = 5
 
 
 @dataclass(frozen=True)
@@ -130,11 +132,21 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Decline:
+    """A kind of question the bot must decline although it shares words with the base."""
+
+    id: str
+    reason: Localized
+    questions: LocalizedList
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     entries: tuple[Entry, ...]
     synonyms: Mapping[str, str]
     version: str
     root: Path
+    declines: tuple[Decline, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {e.id: e for e in self.entries})
@@ -172,7 +184,9 @@ def check_knowledge_base(root: Path) -> tuple[list[Problem], KnowledgeBase | Non
 
 def entry_files(root: Path) -> list[Path]:
     return sorted(
-        p for p in root.rglob("*.yaml") if p.name != SYNONYMS_FILE and not p.name.startswith(".")
+        p
+        for p in root.rglob("*.yaml")
+        if p.name not in (SYNONYMS_FILE, DECLINE_FILE) and not p.name.startswith(".")
     )
 
 
@@ -212,12 +226,17 @@ def _load(root: Path) -> tuple[list[Problem], KnowledgeBase | None]:
     if synonyms_path.exists():
         digest.update(synonyms_path.read_bytes())
         synonyms = _read_synonyms(synonyms_path, problems)
+    declines: list[Decline] = []
+    declines_path = root / DECLINE_FILE
+    if declines_path.exists():
+        digest.update(declines_path.read_bytes())
+        declines = _read_declines(declines_path, problems, entries)
     problems.extend(_cross_check(entries, docs, declared_ids, declared_refs))
     problems.sort(key=lambda p: (str(p.path), p.line))
     if problems:
         return problems, None
     version = f"kb-{digest.hexdigest()[:10]}"
-    return [], KnowledgeBase(tuple(entries), synonyms, version, root)
+    return [], KnowledgeBase(tuple(entries), synonyms, version, root, tuple(declines))
 
 
 class _EntryReader:
@@ -572,3 +591,54 @@ def _read_synonyms(path: Path, problems: list[Problem]) -> dict[str, str]:
                 continue
             mapping[word] = target
     return mapping
+
+
+def _read_declines(path: Path, problems: list[Problem], entries: list[Entry]) -> list[Decline]:
+    """Kinds of questions to decline; their phrasings may not repeat an entry's questions."""
+    try:
+        doc = load_yaml(path)
+    except YamlSyntaxError as error:
+        problems.append(Problem(error.path, error.line, error.message))
+        return []
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("decline"), list):
+        problems.append(Problem(path, doc.line_of(), "expected 'decline:' with a list of items"))
+        return []
+    taken = {
+        normalise_question(q): e.id for e in entries for q in e.questions.get(DEFAULT_LANGUAGE, ())
+    }
+    declines: list[Decline] = []
+    seen: set[str] = set()
+    for i, item in enumerate(data["decline"]):
+        reader = _EntryReader(YamlDocument(path, item, _sub_lines(doc, ("decline", i))), problems)
+        start = len(problems)
+        if not isinstance(item, dict):
+            reader.problem((), "each item needs id, reason and questions")
+            continue
+        decline_id = reader.string("id")
+        if decline_id is not None:
+            if not ID_PATTERN.match(decline_id):
+                reader.problem(("id",), f"id '{decline_id}' must be small letters, digits, hyphens")
+            elif decline_id in seen:
+                reader.problem(("id",), f"id '{decline_id}' is used twice")
+            seen.add(decline_id)
+        reason = reader.localized("reason")
+        questions = reader.localized_list("questions", min_items=MIN_DECLINE_QUESTIONS)
+        for j, question in enumerate(questions.get(DEFAULT_LANGUAGE, ())):
+            owner = taken.get(normalise_question(question))
+            if owner is not None:
+                reader.problem(
+                    ("questions", DEFAULT_LANGUAGE, j),
+                    f"'{question}' is also a question of entry '{owner}': decline or answer?",
+                )
+        if len(problems) == start and decline_id:
+            declines.append(Decline(decline_id, reason, questions))
+    return declines
+
+
+def _sub_lines(
+    doc: YamlDocument, prefix: tuple[str | int, ...]
+) -> dict[tuple[str | int, ...], int]:
+    """The line map of one item inside a document, with keys relative to that item."""
+    size = len(prefix)
+    return {key[size:]: line for key, line in doc.lines.items() if key[:size] == prefix}

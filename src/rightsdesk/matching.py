@@ -24,6 +24,7 @@ is the worst outcome for the people this serves, so when in doubt the bot asks o
 from __future__ import annotations
 
 import math
+import statistics
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -33,7 +34,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from rightsdesk.knowledge_base import DEFAULT_LANGUAGE, Entry, KnowledgeBase
+from rightsdesk.knowledge_base import DEFAULT_LANGUAGE, Decline, Entry, KnowledgeBase
 
 Decision = Literal["answer", "clarify", "none"]
 
@@ -48,8 +49,8 @@ class Thresholds:
     - ``choice_window``: entries within this many points of the best are offered as choices.
     """
 
-    answer: float = 52.0
-    margin: float = 6.0
+    answer: float = 46.0
+    margin: float = 12.0
     clarify: float = 38.0
     choice_window: float = 10.0
     max_choices: int = 3
@@ -65,10 +66,15 @@ FIELD_WEIGHTS: Mapping[str, float] = {
     "summary": 0.6,
     "body": 0.35,
 }
-LEXICAL_SHARE = 0.6  # the rest is phrasing similarity
+LEXICAL_SHARE = 0.6  # evidence from words, weighted by where they stand in an entry
+PHRASING_SHARE = 0.25  # fuzzy similarity to the closest alternate phrasing
+# (the rest: IDF-weighted word overlap with the closest alternate phrasing)
+PHRASING_SCORER = fuzz.token_set_ratio
+UNKNOWN_WEIGHT = 0.8  # how much a word the base has never seen counts against a question
+STORY_WORDS = 6.0  # beyond about this many content words, a longer story dilutes no further
 CANDIDATES = 12
 MAX_MATCHES = 5
-TYPO_CUTOFF = 82.0
+TYPO_CUTOFF = 85.0
 MIN_TYPO_LENGTH = 4
 
 # Function words and chat filler in English and Bahasa Indonesia / Malay. They carry no topic,
@@ -87,7 +93,8 @@ STOPWORDS = frozenset(
     r ya yg dan atau di ke dari itu ini apa apakah bagaimana gimana gmn kenapa mengapa siapa
     saya aku kami kita dia mereka ada tidak tdk gak ga nggak enggak bisa boleh harus untuk utk
     dengan dgn pada yang juga sudah udah sdh belum blm akan mau kalau kalo klo jika tolong mohon
-    kak pak bu mas mbak bang dong deh sih ya nya lah kah tu ni je ke
+    kak pak bu mas mbak bang dong deh sih ya nya lah kah tu ni je ke whether like really
+    actually even as kindly advise regards madam respected team guys hai halo gan
     """.split()  # noqa: SIM905  (a word list is easier to edit as text)
 )
 
@@ -123,6 +130,7 @@ class Match:
 class MatchResult:
     decision: Decision
     matches: tuple[Match, ...]
+    declined: Decline | None = None  # set when the question is a kind the bot declines
 
     @property
     def best(self) -> Match | None:
@@ -147,7 +155,10 @@ class Vocabulary:
         self._longest = max((len(p) for p in self._phrases), default=1)
         single = {p[0] for p in self._phrases if len(p) == 1}
         self._known = frozenset(known_words) | single
-        self._known_list = sorted(w for w in self._known if len(w) >= MIN_TYPO_LENGTH - 1)
+        self._by_initial: dict[str, list[str]] = defaultdict(list)
+        for known in sorted(self._known):
+            if len(known) >= MIN_TYPO_LENGTH - 1:
+                self._by_initial[known[0]].append(known)
         self._correct = lru_cache(maxsize=8192)(self._correct_uncached)
 
     def _apply_synonyms(self, words: list[str]) -> list[str]:
@@ -168,20 +179,43 @@ class Vocabulary:
     def _correct_uncached(self, word: str) -> str:
         if word in self._known or len(word) < MIN_TYPO_LENGTH or word.isdigit():
             return word
+        base = self._base_form(word)
+        if base is not None:
+            return base
+        # Typos rarely hit the first letter, and keeping it stops "parking" becoming "marking".
         found = process.extractOne(
-            word, self._known_list, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF
+            word,
+            self._by_initial.get(word[0], ()),
+            scorer=fuzz.ratio,
+            score_cutoff=TYPO_CUTOFF,
         )
         return found[0] if found else word
+
+    def _base_form(self, word: str) -> str | None:
+        """'arresting' -> 'arrest', 'searched' -> 'search', 'stopped' -> 'stop', if known."""
+        for suffix in ("ing", "ed", "es", "s", "ly", "er"):
+            if not word.endswith(suffix) or len(word) - len(suffix) < 3:
+                continue
+            stem = word[: -len(suffix)]
+            for candidate in (stem, stem + "e", stem[:-1] if stem[-1:] == stem[-2:-1] else ""):
+                if candidate in self._known:
+                    return candidate
+        return None
 
     def words(self, text: str, *, correct: bool = True) -> list[str]:
         """Canonical words of ``text``, stopwords included (phrases need them)."""
         words = self._apply_synonyms(normalise(text).split())
         if correct:
             words = self._apply_synonyms([self._correct(w) for w in words])
-        return [_stem(w) for w in words]
+        return [w if w in STOPWORDS else _stem(w) for w in words]
 
     def content_words(self, text: str, *, correct: bool = True) -> list[str]:
         return [w for w in self.words(text, correct=correct) if w not in STOPWORDS]
+
+
+def _decline_fields(decline: Decline, lang: str) -> dict[str, list[str]]:
+    questions = decline.questions.get(lang) or decline.questions[DEFAULT_LANGUAGE]
+    return {"title": [], "keywords": [], "questions": list(questions), "summary": [], "body": []}
 
 
 def _entry_fields(entry: Entry, lang: str) -> dict[str, list[str]]:
@@ -190,9 +224,10 @@ def _entry_fields(entry: Entry, lang: str) -> dict[str, list[str]]:
     body += entry.items("what_you_can_do", lang) + entry.items("lessons", lang)
     if entry.country:
         body.append(entry.country)
-    titles = [entry.text("title", lang)] + ([entry.country] if entry.country else [])
+    # A country name alone ("weather in jakarta", "visa for thailand") is no evidence that a
+    # question is about that example, so it counts only as body text.
     return {
-        "title": titles,
+        "title": [entry.text("title", lang)],
         "keywords": list(entry.items("keywords", lang)),
         "questions": list(entry.items("questions", lang)),
         "summary": [entry.text("summary", lang)],
@@ -213,8 +248,14 @@ class Matcher:
         self.kb = kb
         self.thresholds = thresholds
         self.entries: tuple[Entry, ...] = kb.entries
+        # Declines are indexed like entries, so "where to buy ganja" can be recognised as
+        # closer to a kind of question the bot must decline than to any Guidelines item.
+        self._docs: tuple[Entry | Decline, ...] = (*kb.entries, *kb.declines)
         raw_words: set[str] = set()
-        fields_per_entry = [_entry_fields(e, lang) for e in self.entries]
+        fields_per_entry = [
+            _entry_fields(d, lang) if isinstance(d, Entry) else _decline_fields(d, lang)
+            for d in self._docs
+        ]
         for fields in fields_per_entry:
             for texts in fields.values():
                 for text in texts:
@@ -229,6 +270,7 @@ class Matcher:
 
         weights: list[dict[str, float]] = []
         self._phrasings: list[list[str]] = []
+        self._phrase_sets: list[list[frozenset[str]]] = []
         for fields in fields_per_entry:
             entry_weights: dict[str, float] = {}
             for field_name, texts in fields.items():
@@ -238,18 +280,20 @@ class Matcher:
                         if entry_weights.get(word, 0.0) < w:
                             entry_weights[word] = w
             weights.append(entry_weights)
-            phrasings = fields["questions"] + fields["title"] + fields["keywords"]
-            self._phrasings.append(
-                [" ".join(self.vocabulary.words(p, correct=False)) for p in phrasings]
-            )
-        n = len(self.entries)
+            phrasings = fields["questions"] + fields["title"]
+            canonical = [self.vocabulary.content_words(p, correct=False) for p in phrasings]
+            keywords = [self.vocabulary.content_words(k, correct=False) for k in fields["keywords"]]
+            self._phrasings.append([" ".join(words) for words in canonical + keywords])
+            self._phrase_sets.append([frozenset(words) for words in canonical])
+        n = len(self._docs)
         df: dict[str, int] = defaultdict(int)
         for entry_weights in weights:
             for word in entry_weights:
                 df[word] += 1
         self._idf = {w: math.log(1.0 + n / d) for w, d in df.items()}
         # A word the base has never seen is the strongest sign the question is elsewhere.
-        self._unknown_idf = math.log(1.0 + n) * 1.15
+        self._unknown_idf = math.log(1.0 + n)
+        self._story_cap = STORY_WORDS * statistics.median(self._idf.values() or [1.0])
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for index, entry_weights in enumerate(weights):
             for word, w in entry_weights.items():
@@ -263,7 +307,11 @@ class Matcher:
         content = list(dict.fromkeys(w for w in words if w not in STOPWORDS))
         if not content:
             return MatchResult("none", ())
-        total = sum(self.idf(w) for w in content)
+        known = sum(self._idf[w] for w in content if w in self._idf)
+        unknown = sum(self._unknown_idf for w in content if w not in self._idf)
+        # Unknown words weigh less than known ones, and long stories stop diluting the
+        # evidence after a few sentences' worth of words.
+        total = min(known + UNKNOWN_WEIGHT * unknown, self._story_cap)
         lexical: dict[int, float] = defaultdict(float)
         for word in content:
             for index, weighted in self._postings.get(word, ()):
@@ -271,19 +319,36 @@ class Matcher:
         if not lexical:
             return MatchResult("none", ())
         candidates = sorted(lexical, key=lexical.__getitem__, reverse=True)[:CANDIDATES]
-        query = " ".join(words)
-        scored: list[Match] = []
+        query = " ".join(content)
+        query_set = set(content)
+        scored: list[tuple[float, Entry | Decline]] = []
         for index in candidates:
-            share = lexical[index] / total
-            phrasing = process.extractOne(
-                query, self._phrasings[index], scorer=fuzz.token_sort_ratio
-            )
+            share = min(1.0, lexical[index] / total)
+            phrasing = process.extractOne(query, self._phrasings[index], scorer=PHRASING_SCORER)
             similarity = phrasing[1] / 100.0 if phrasing else 0.0
-            score = 100.0 * (LEXICAL_SHARE * share + (1.0 - LEXICAL_SHARE) * similarity)
-            scored.append(Match(self.entries[index], round(min(score, 100.0), 1)))
-        scored.sort(key=lambda m: m.score, reverse=True)
-        top = tuple(scored[:MAX_MATCHES])
+            overlap = max(
+                (self._overlap(query_set, p) for p in self._phrase_sets[index]), default=0.0
+            )
+            score = 100.0 * (
+                LEXICAL_SHARE * share
+                + PHRASING_SHARE * similarity
+                + (1.0 - LEXICAL_SHARE - PHRASING_SHARE) * overlap
+            )
+            scored.append((round(min(score, 100.0), 1), self._docs[index]))
+        scored.sort(key=lambda pair: pair[0], reverse=True)
+        top = tuple(Match(d, sc) for sc, d in scored if isinstance(d, Entry))[:MAX_MATCHES]
+        best_score, best_doc = scored[0]
+        if isinstance(best_doc, Decline) and best_score >= self.thresholds.clarify:
+            return MatchResult("none", top, declined=best_doc)
         return MatchResult(self.decide(top), top)
+
+    def _overlap(self, query: set[str], phrase: frozenset[str]) -> float:
+        """IDF-weighted share of the question and one phrasing that they have in common."""
+        common = sum(self.idf(w) for w in query & phrase)
+        if not common:
+            return 0.0
+        union = sum(self.idf(w) for w in query | phrase)
+        return common / union
 
     def decide(self, matches: tuple[Match, ...]) -> Decision:
         t = self.thresholds

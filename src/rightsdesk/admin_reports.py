@@ -1,0 +1,412 @@
+"""What admins see: counts, gaps in the knowledge base, exports.
+
+Everything here reads the query log through :class:`~rightsdesk.query_log.QueryLogReader`
+and applies one rule: a theme is shown only once at least ``k`` different people asked
+it, so that a rare question cannot point at the one person who asked it.
+
+Counting people: pseudonyms rotate every ISO week, so the same person in two weeks looks
+like two people. Across weeks we therefore count the *largest number of distinct askers
+in any single week* - a lower bound on the true number of people. It may hide a theme
+that several people raised in different weeks; it never shows one that only one person
+raised.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import textwrap
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from rapidfuzz import fuzz, process
+
+from rightsdesk.anonymise import hour_bucket
+from rightsdesk.query_log import QueryLogReader
+
+__all__ = [
+    "GapList",
+    "export",
+    "format_gaps",
+    "format_stats",
+    "gaps",
+    "stats",
+]
+
+OTHER = "(other)"
+_GAP_KINDS = ("unanswered", "not helpful", "low score")
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def _load(db_path: Path | str, since: timedelta | None, now: datetime | None) -> list[dict]:
+    cutoff = _cutoff(since, now)
+    with QueryLogReader(db_path) as reader:
+        return list(reader.queries(since=cutoff))
+
+
+def _cutoff(since: timedelta | None, now: datetime | None) -> datetime | None:
+    if since is None:
+        return None
+    return (now or datetime.now(UTC)) - since
+
+
+def _askers(rows: Iterable[dict]) -> int:
+    """People behind ``rows``, at least: the most distinct pseudonyms in any one week."""
+    per_week: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        per_week[row["week"]].add(row["asker"])
+    return max((len(s) for s in per_week.values()), default=0)
+
+
+def _normalise(text: str) -> str:
+    # Not rapidfuzz's default_process: it strips Thai vowel and tone marks (category M),
+    # after which unrelated Thai questions look identical. Only punctuation, symbols and
+    # separators become spaces.
+    text = unicodedata.normalize("NFC", text).casefold()
+    text = "".join(" " if unicodedata.category(ch)[0] in "PSZ" else ch for ch in text)
+    return " ".join(text.split())
+
+
+def _cluster(texts: Sequence[str], threshold: int) -> list[list[int]]:
+    """Greedy single-link clusters of ``texts`` (indexes), most common phrasing first.
+
+    A text joins the cluster of the most similar text seen so far if the similarity
+    reaches ``threshold`` (``token_set_ratio``, 0-100), else it starts a new cluster.
+    Texts of one or two words are compared with plain ``ratio`` and only with each
+    other: ``token_set_ratio`` scores a subset as 100, so a bare "police" would otherwise
+    chain every question that mentions police into one cluster.
+    """
+    by_norm: dict[str, list[int]] = defaultdict(list)
+    for i, text in enumerate(texts):
+        by_norm[_normalise(text)].append(i)
+    order = sorted(by_norm, key=lambda n: (-len(by_norm[n]), n))
+    clusters: list[list[str]] = []
+    # Texts already placed, and the cluster of each, kept apart for short and long texts.
+    pools: dict[bool, tuple[list[str], list[int]]] = {True: ([], []), False: ([], [])}
+    for norm in order:
+        short = len(norm.split()) < 3
+        scorer = fuzz.ratio if short else fuzz.token_set_ratio
+        choices, owners = pools[short]
+        best = process.extractOne(
+            norm, choices, scorer=scorer, processor=None, score_cutoff=threshold
+        )
+        if best is None:
+            owner = len(clusters)
+            clusters.append([])
+        else:
+            owner = owners[best[2]]
+        clusters[owner].append(norm)
+        choices.append(norm)
+        owners.append(owner)
+    return [[i for norm in cluster for i in by_norm[norm]] for cluster in clusters]
+
+
+def _examples(texts: list[str], limit: int = 3) -> list[str]:
+    """The most central distinct phrasings: typical wording, not the odd one out."""
+    distinct = list(dict.fromkeys(texts))
+    if len(distinct) <= limit:
+        return distinct
+    norms = [_normalise(t) for t in distinct]
+    centrality = [sum(fuzz.token_set_ratio(n, m, processor=None) for m in norms) for n in norms]
+    ranked = sorted(range(len(distinct)), key=lambda i: (-centrality[i], distinct[i]))
+    return [distinct[i] for i in ranked[:limit]]
+
+
+# --- stats ----------------------------------------------------------------------------------
+
+
+def stats(
+    db_path: Path | str,
+    *,
+    since: timedelta | None = None,
+    k: int = 3,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Counts for the period: totals, decisions, languages, entries, feedback, askers.
+
+    Languages and entries asked by fewer than ``k`` people are folded into ``"(other)"``
+    (their number is in ``"folded"``); totals and decision counts are not folded, as they
+    say nothing about what anyone asked.
+    """
+    rows = _load(db_path, since, now)
+    by_lang: dict[str, list[dict]] = defaultdict(list)
+    by_entry: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_lang[row["lang"] or "?"].append(row)
+        if row["decision"] == "answer" and row["top_id"]:
+            by_entry[row["top_id"]].append(row)
+
+    languages, folded_langs = _fold(by_lang, k)
+    entries, folded_entries = _fold(by_entry, k)
+    helpful = {}
+    for entry, entry_rows in by_entry.items():
+        if entry not in entries:
+            continue
+        rated = [r["helpful"] for r in entry_rows if r["helpful"] is not None]
+        if rated:
+            helpful[entry] = {
+                "helpful": sum(rated),
+                "rated": len(rated),
+                "share": round(sum(rated) / len(rated), 2),
+            }
+    weeks: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        weeks[row["week"]].add(row["asker"])
+    decisions = Counter(row["decision"] for row in rows)
+    cutoff = _cutoff(since, now)
+    return {
+        "since": hour_bucket(cutoff) if cutoff else None,
+        "k": k,
+        "total": len(rows),
+        "by_decision": {d: decisions.get(d, 0) for d in ("answer", "clarify", "none")},
+        "by_language": languages,
+        "by_entry": entries,
+        "helpful": helpful,
+        "askers_per_week": {week: len(weeks[week]) for week in sorted(weeks)},
+        "folded": {"languages": folded_langs, "entries": folded_entries},
+    }
+
+
+def _fold(groups: dict[str, list[dict]], k: int) -> tuple[dict[str, int], int]:
+    shown: dict[str, int] = {}
+    other, folded = 0, 0
+    for name, rows in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        if _askers(rows) >= k:
+            shown[name] = len(rows)
+        else:
+            other += len(rows)
+            folded += 1
+    if other:
+        shown[OTHER] = other
+    return shown, folded
+
+
+def format_stats(d: dict[str, Any]) -> str:
+    """``stats()`` as plain text in short lines, for a terminal or a Telegram message."""
+    dec = d["by_decision"]
+    lines = [
+        f"Queries: {d['total']}" + (f" since {d['since'][:10]}" if d["since"] else ""),
+        f"Answered {dec['answer']}, clarified {dec['clarify']}, no answer {dec['none']}",
+    ]
+    if d["by_language"]:
+        lines += ["", "Languages:"]
+        lines += [f"  {lang}: {n}" for lang, n in d["by_language"].items()]
+    if d["by_entry"]:
+        lines += ["", "Answers given:"]
+        for entry, n in d["by_entry"].items():
+            rating = d["helpful"].get(entry)
+            note = f" (helpful {rating['helpful']}/{rating['rated']})" if rating else ""
+            lines.append(f"  {entry}: {n}{note}")
+    if d["askers_per_week"]:
+        lines += ["", "People asking, per week:"]
+        lines += [f"  {week}: {n}" for week, n in d["askers_per_week"].items()]
+    folded = d["folded"]["languages"] + d["folded"]["entries"]
+    if folded:
+        lines += ["", f"{OTHER}: asked by fewer than {d['k']} people"]
+    return "\n".join(lines)
+
+
+# --- gaps -----------------------------------------------------------------------------------
+
+
+class GapList(list[dict[str, Any]]):
+    """The groups :func:`gaps` may show, biggest first, and how many it withheld."""
+
+    def __init__(self, groups: Iterable[dict[str, Any]] = (), *, withheld: int = 0) -> None:
+        super().__init__(groups)
+        self.withheld = withheld
+
+
+def _gap_kind(row: dict, low_score: float) -> str | None:
+    if row["decision"] == "none":
+        return "unanswered"
+    if row["helpful"] is False:
+        return "not helpful"
+    if row["top_score"] is not None and row["top_score"] < low_score:
+        return "low score"
+    return None
+
+
+def gaps(
+    db_path: Path | str,
+    *,
+    since: timedelta | None = None,
+    k: int = 3,
+    threshold: int = 80,
+    low_score: float = 50,
+    now: datetime | None = None,
+) -> GapList:
+    """Questions the knowledge base handles badly, grouped by similar wording.
+
+    Candidates are queries left unanswered, rated not helpful, or matched with a score
+    below ``low_score``. Similar texts (``threshold``, 0-100) form a group; each group
+    has ``kind`` (its most common kind), ``kinds``, ``count``, ``askers``,
+    ``closest_entry`` (its most common top match, or None) and up to three ``examples``.
+    Groups asked by fewer than ``k`` people are withheld; ``.withheld`` says how many.
+    """
+    candidates = []
+    for row in _load(db_path, since, now):
+        kind = _gap_kind(row, low_score)
+        if kind:
+            candidates.append({**row, "kind": kind})
+    shown, withheld = [], 0
+    for members in _cluster([c["text"] for c in candidates], threshold):
+        rows = [candidates[i] for i in members]
+        people = _askers(rows)
+        if people < k:
+            withheld += 1
+            continue
+        kinds = Counter(r["kind"] for r in rows)
+        entries = Counter(r["top_id"] for r in rows if r["top_id"])
+        shown.append(
+            {
+                "kind": min(kinds, key=lambda kd: (-kinds[kd], _GAP_KINDS.index(kd))),
+                "kinds": {kd: kinds[kd] for kd in _GAP_KINDS if kinds[kd]},
+                "count": len(rows),
+                "askers": people,
+                "closest_entry": entries.most_common(1)[0][0] if entries else None,
+                "examples": _examples([r["text"] for r in rows]),
+            }
+        )
+    shown.sort(key=lambda g: (-g["count"], -g["askers"], g["examples"][0]))
+    return GapList(shown, withheld=withheld)
+
+
+def format_gaps(groups: Sequence[dict[str, Any]], withheld: int | None = None) -> str:
+    """``gaps()`` as plain text in short lines, for a terminal or a Telegram message."""
+    if withheld is None:
+        withheld = getattr(groups, "withheld", 0)
+    lines = [f"Gaps: {len(groups)} group(s)"]
+    for n, group in enumerate(groups, 1):
+        lines += [
+            "",
+            f"{n}. {group['kind']}: {group['count']} queries, {group['askers']}+ people",
+        ]
+        if group["closest_entry"]:
+            lines.append(f"   closest: {group['closest_entry']}")
+        for example in group["examples"]:
+            lines.append("   - " + textwrap.shorten(example, width=70, placeholder="..."))
+    if withheld:
+        lines += ["", f"{withheld} smaller group(s) withheld: too few people asked."]
+    return "\n".join(lines)
+
+
+# --- export ---------------------------------------------------------------------------------
+
+_AGGREGATE_FIELDS = ("week", "lang", "decision", "top_id", "queries", "askers")
+_ROW_FIELDS = (
+    "hour", "week", "lang", "text", "decision", "top_id", "top_score", "runner_up_ids",
+    "kb_version", "helpful",
+)  # fmt: skip
+
+
+def export(
+    db_path: Path | str,
+    *,
+    fmt: Literal["csv", "json"],
+    rows: bool = False,
+    k: int = 3,
+    since: timedelta | None = None,
+    threshold: int = 80,
+    now: datetime | None = None,
+) -> str:
+    """Data for use outside the server, as CSV or JSON text.
+
+    By default, aggregates: one cell per week x language x decision x top entry, with
+    ``queries`` and ``askers``. Pseudonyms are exact within a week, so a cell's askers
+    count is exact; cells with fewer than ``k`` askers are left out. ``since`` is widened
+    to the start of its ISO week, so every cell covers a whole week and two exports with
+    different ``since`` cannot be subtracted to isolate a few queries.
+
+    With ``rows=True``: one line per query, without its key (Telegram holds it in the
+    button) and without the asker pseudonym (it links a person's questions within a
+    week); hour and redacted text are kept. Only queries whose similarity group
+    (``threshold``, as in :func:`gaps`) was asked by at least ``k`` people are included.
+
+    JSON is an object with the settings, the number of cells or rows withheld, and the
+    data; CSV is the data alone.
+    """
+    if fmt not in ("csv", "json"):
+        raise ValueError(f"fmt must be 'csv' or 'json', not {fmt!r}")
+    cutoff = _cutoff(since, now)
+    if rows:
+        data, withheld = _export_rows(db_path, cutoff, k, threshold)
+        fields = _ROW_FIELDS
+    else:
+        data, withheld = _export_cells(db_path, cutoff, k)
+        fields = _AGGREGATE_FIELDS
+    if fmt == "json":
+        document = {
+            "kind": "rows" if rows else "aggregates",
+            "k": k,
+            "since": hour_bucket(cutoff) if cutoff else None,
+            "withheld": withheld,
+            "data": data,
+        }
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for item in data:
+        if "runner_up_ids" in item:
+            item = {**item, "runner_up_ids": json.dumps(item["runner_up_ids"])}
+        writer.writerow(item)
+    return out.getvalue()
+
+
+def _export_cells(
+    db_path: Path | str, cutoff: datetime | None, k: int
+) -> tuple[list[dict[str, Any]], int]:
+    week_start = None
+    if cutoff is not None:
+        week_start = cutoff - timedelta(days=cutoff.isocalendar().weekday - 1)
+        week_start = week_start.replace(hour=0, minute=0, second=0, microsecond=0)
+    with QueryLogReader(db_path) as reader:
+        all_rows = list(reader.queries(since=week_start))
+    cells: dict[tuple, list[dict]] = defaultdict(list)
+    for row in all_rows:
+        cells[(row["week"], row["lang"], row["decision"], row["top_id"])].append(row)
+    data, withheld = [], 0
+    for (week, lang, decision, top_id), cell in sorted(cells.items(), key=_cell_order):
+        people = len({r["asker"] for r in cell})
+        if people < k:
+            withheld += 1
+            continue
+        data.append(
+            {
+                "week": week,
+                "lang": lang,
+                "decision": decision,
+                "top_id": top_id,
+                "queries": len(cell),
+                "askers": people,
+            }
+        )
+    return data, withheld
+
+
+def _cell_order(item: tuple[tuple, list]) -> tuple:
+    week, lang, decision, top_id = item[0]
+    return (week, lang or "", decision, top_id or "")
+
+
+def _export_rows(
+    db_path: Path | str, cutoff: datetime | None, k: int, threshold: int
+) -> tuple[list[dict[str, Any]], int]:
+    with QueryLogReader(db_path) as reader:
+        all_rows = list(reader.queries(since=cutoff))
+    keep: list[dict] = []
+    for members in _cluster([r["text"] for r in all_rows], threshold):
+        group = [all_rows[i] for i in members]
+        if _askers(group) >= k:
+            keep.extend(group)
+    keep.sort(key=lambda r: (r["hour"], r["lang"] or "", r["text"]))
+    data = [{name: row[name] for name in _ROW_FIELDS} for row in keep]
+    return data, len(all_rows) - len(keep)
