@@ -71,7 +71,9 @@ _HANDLE = re.compile(r"(?<![A-Za-z0-9_@])@\w(?:[\w.]*\w)?")
 # letters and digits is allowed only after capitals (B 1234567), so that an ordinary word
 # before a number ("is 1234567") is not swallowed with it.
 _PASSPORT = re.compile(
-    r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,2}\d{6,8}|[A-Z]{1,2}[ ]\d{6,8})[A-Za-z]?(?![A-Za-z0-9])"
+    r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,2}\d{6,8}|[A-Z]{1,2}[ ]\d{6,8})[A-Za-z]?"
+    # Not the start of a longer number: "IC 850312-10-5523" is one ID card number.
+    r"(?![A-Za-z0-9]|[ .-]\d)"
 )
 
 # Digit groups joined by single separators: +62 812-3456-7890, (021) 555-1234,
@@ -186,9 +188,17 @@ _BETWEEN = (
     rf"(?:(?:{_cue(_HONORIFICS)})[ \t]+)?"
 )
 _CUED_NAMES = (
-    re.compile(rf"(?<!\w)(?P<cue>{_cue(_HONORIFICS)})(?P<between>{_BETWEEN}){_run(_CAP_WORD)}"),
+    # Introducers first, so "Client: Mr. Jonathan Aquino" keeps its "Mr.".
     re.compile(rf"(?<!\w)(?P<cue>{_cue(_INTRODUCERS)})(?P<between>{_BETWEEN}){_run(_TITLE_WORD)}"),
+    re.compile(rf"(?<!\w)(?P<cue>{_cue(_HONORIFICS)})(?P<between>{_BETWEEN}){_run(_CAP_WORD)}"),
 )
+# Title-case words next to a redacted name belong to it: with the sender's surname Nguyễn
+# redacted, "Nguyễn Văn Hùng" must not leave "Văn Hùng" behind. Adjacent placeholders merge.
+_NAME_NEIGHBOURS = re.compile(
+    rf"(?<!\w)(?P<before>(?:{_TITLE_WORD}[ \t]+){{0,2}})\[name\]"
+    rf"(?:[ \t]+(?:{_TITLE_WORD}(?!\w)|\[name\]))*"
+)
+_CUE_WORDS = frozenset(_HONORIFICS + _INTRODUCERS)
 # Names that carry their own marker: Ahmad bin Ismail, Ravi a/l Kumar, Juan dela Cruz.
 _PATRONYMIC = re.compile(
     rf"(?<!\w){_CAP_WORD}(?:[ \t]+{_CAP_WORD}){{0,2}}"
@@ -231,11 +241,34 @@ def redact(text: str, *, names: Iterable[str] = ()) -> str:
     text = _PASSPORT.sub("[id-number]", text)
     text = _NUMBER.sub(_number_placeholder, text)
     text = _redact_sender_names(text, names)
-    text = _PATRONYMIC.sub("[name]", text)
+    text = _PATRONYMIC.sub(_keep_leading_cues, text)
     for pattern in _CUED_NAMES:
         text = pattern.sub(lambda m: m["cue"] + m["between"] + "[name]", text)
     text = _THAI_NAME.sub(lambda m: m["cue"] + "[name]", text)
+    text = _NAME_NEIGHBOURS.sub(_absorb_neighbours, text)
     return text
+
+
+def _is_cue(word: str) -> bool:
+    return word.rstrip(".").casefold() in _CUE_WORDS
+
+
+def _keep_leading_cues(match: re.Match[str]) -> str:
+    # "Encik Ahmad Faizal bin Ismail": the honorific is not part of the name.
+    words = match[0].split()
+    kept = []
+    while words and _is_cue(words[0]):
+        kept.append(words.pop(0))
+    return " ".join([*kept, "[name]"])
+
+
+def _absorb_neighbours(match: re.Match[str]) -> str:
+    # Words before the name are absorbed from the nearest outwards, up to a cue: in
+    # "Pak Nguyễn [name]" the surname goes and the honorific stays.
+    words = match["before"].split()
+    while words and not _is_cue(words[-1]):
+        words.pop()
+    return " ".join([*words, "[name]"])
 
 
 def _number_placeholder(match: re.Match[str]) -> str:

@@ -566,10 +566,19 @@ def load_conversation(settings: Settings) -> Conversation:
     )
 
 
+class _NoTracebackForBadToken(logging.Filter):
+    """python-telegram-bot logs a rejected token with a traceback; the CLI says it in a line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+
+
 def configure_logging() -> None:
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_NoTracebackForBadToken())
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
