@@ -317,5 +317,5 @@ def test_secret_file_readable_by_group_is_refused(tmp_path: Path) -> None:
 
 
 def test_short_secrets_in_the_environment_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="secrets.token_hex"):
+    with pytest.raises(ValueError, match=r"secrets\.token_hex"):
         load_secret("short", tmp_path / "unused")

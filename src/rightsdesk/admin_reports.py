@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from rapidfuzz import fuzz, process
 
@@ -30,7 +30,7 @@ from rightsdesk.anonymise import hour_bucket
 from rightsdesk.query_log import QueryLogReader
 
 __all__ = [
-    "GapList",
+    "GapReport",
     "export",
     "format_gaps",
     "format_stats",
@@ -75,46 +75,69 @@ def _normalise(text: str) -> str:
 
 
 def _cluster(texts: Sequence[str], threshold: int) -> list[list[int]]:
-    """Greedy single-link clusters of ``texts`` (indexes), most common phrasing first.
+    """Single-link clusters of ``texts``, as lists of indexes.
 
-    A text joins the cluster of the most similar text seen so far if the similarity
-    reaches ``threshold`` (``token_set_ratio``, 0-100), else it starts a new cluster.
-    Texts of one or two words are compared with plain ``ratio`` and only with each
-    other: ``token_set_ratio`` scores a subset as 100, so a bare "police" would otherwise
-    chain every question that mentions police into one cluster.
+    Two texts are linked when their similarity (:func:`_similarity`) reaches ``threshold``;
+    a cluster is everything linked directly or through others, so the result does not
+    depend on the order of the texts. Texts of one or two words are compared with plain
+    ``ratio`` and only with each other: a bare "police" would otherwise link every
+    question that mentions police. Cost is quadratic in the number of distinct texts;
+    rapidfuzz does the inner loop.
     """
     by_norm: dict[str, list[int]] = defaultdict(list)
     for i, text in enumerate(texts):
         by_norm[_normalise(text)].append(i)
-    order = sorted(by_norm, key=lambda n: (-len(by_norm[n]), n))
-    clusters: list[list[str]] = []
-    # Texts already placed, and the cluster of each, kept apart for short and long texts.
-    pools: dict[bool, tuple[list[str], list[int]]] = {True: ([], []), False: ([], [])}
-    for norm in order:
-        short = len(norm.split()) < 3
+    norms = sorted(by_norm)
+    parent = list(range(len(norms)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for short in (True, False):
+        ids = [i for i, n in enumerate(norms) if (len(n.split()) < 3) == short]
+        pool = [norms[i] for i in ids]
         scorer = fuzz.ratio if short else fuzz.token_set_ratio
-        choices, owners = pools[short]
-        best = process.extractOne(
-            norm, choices, scorer=scorer, processor=None, score_cutoff=threshold
-        )
-        if best is None:
-            owner = len(clusters)
-            clusters.append([])
-        else:
-            owner = owners[best[2]]
-        clusters[owner].append(norm)
-        choices.append(norm)
-        owners.append(owner)
-    return [[i for norm in cluster for i in by_norm[norm]] for cluster in clusters]
+        for pos, i in enumerate(ids):
+            # token_set_ratio is the larger half of _similarity, so it finds every
+            # candidate quickly; the exact score is then checked for those few.
+            for other, _, j in process.extract(
+                norms[i],
+                pool[pos + 1 :],
+                scorer=scorer,
+                processor=None,
+                score_cutoff=threshold,
+                limit=None,
+            ):
+                if short or _similarity(norms[i], other) >= threshold:
+                    parent[root(ids[pos + 1 + j])] = root(i)
+
+    clusters: dict[int, list[int]] = defaultdict(list)
+    for i, norm in enumerate(norms):
+        clusters[root(i)].extend(by_norm[norm])
+    return list(clusters.values())
+
+
+def _similarity(a: str, b: str) -> float:
+    """0-100. token_set_ratio alone scores any subset as 100, so "can the police take my
+    phone" would match "can the police force me to take a urine test"; averaging with
+    token_sort_ratio charges for the words that differ."""
+    return (
+        fuzz.token_set_ratio(a, b, processor=None) + fuzz.token_sort_ratio(a, b, processor=None)
+    ) / 2
 
 
 def _examples(texts: list[str], limit: int = 3) -> list[str]:
     """The most central distinct phrasings: typical wording, not the odd one out."""
-    distinct = list(dict.fromkeys(texts))
+    counts = Counter(texts)
+    # The 200 most frequent are plenty to find the typical ones, and keep this cheap.
+    distinct = [text for text, _ in counts.most_common(200)]
     if len(distinct) <= limit:
         return distinct
     norms = [_normalise(t) for t in distinct]
-    centrality = [sum(fuzz.token_set_ratio(n, m, processor=None) for m in norms) for n in norms]
+    centrality = [sum(_similarity(n, m) for m in norms) for n in norms]
     ranked = sorted(range(len(distinct)), key=lambda i: (-centrality[i], distinct[i]))
     return [distinct[i] for i in ranked[:limit]]
 
@@ -216,12 +239,14 @@ def format_stats(d: dict[str, Any]) -> str:
 # --- gaps -----------------------------------------------------------------------------------
 
 
-class GapList(list[dict[str, Any]]):
-    """The groups :func:`gaps` may show, biggest first, and how many it withheld."""
+class GapReport(NamedTuple):
+    """What :func:`gaps` may show, biggest group first, and how many groups it withheld.
 
-    def __init__(self, groups: Iterable[dict[str, Any]] = (), *, withheld: int = 0) -> None:
-        super().__init__(groups)
-        self.withheld = withheld
+    Unpacks as ``groups, withheld = gaps(...)``.
+    """
+
+    groups: list[dict[str, Any]]
+    withheld: int
 
 
 def _gap_kind(row: dict, low_score: float) -> str | None:
@@ -242,14 +267,14 @@ def gaps(
     threshold: int = 80,
     low_score: float = 50,
     now: datetime | None = None,
-) -> GapList:
+) -> GapReport:
     """Questions the knowledge base handles badly, grouped by similar wording.
 
     Candidates are queries left unanswered, rated not helpful, or matched with a score
     below ``low_score``. Similar texts (``threshold``, 0-100) form a group; each group
     has ``kind`` (its most common kind), ``kinds``, ``count``, ``askers``,
     ``closest_entry`` (its most common top match, or None) and up to three ``examples``.
-    Groups asked by fewer than ``k`` people are withheld; ``.withheld`` says how many.
+    Groups asked by fewer than ``k`` people are withheld, and only counted.
     """
     candidates = []
     for row in _load(db_path, since, now):
@@ -276,13 +301,11 @@ def gaps(
             }
         )
     shown.sort(key=lambda g: (-g["count"], -g["askers"], g["examples"][0]))
-    return GapList(shown, withheld=withheld)
+    return GapReport(shown, withheld)
 
 
-def format_gaps(groups: Sequence[dict[str, Any]], withheld: int | None = None) -> str:
+def format_gaps(groups: Sequence[dict[str, Any]], withheld: int = 0) -> str:
     """``gaps()`` as plain text in short lines, for a terminal or a Telegram message."""
-    if withheld is None:
-        withheld = getattr(groups, "withheld", 0)
     lines = [f"Gaps: {len(groups)} group(s)"]
     for n, group in enumerate(groups, 1):
         lines += [

@@ -211,8 +211,8 @@ class QueryLog:
         log.record_feedback(key, helpful=True, at=now)
         log.close()                          # flushes
 
-    ``open()`` creates or migrates the schema and starts one writer thread, which also
-    deletes rows older than ``retention_days`` when it starts and every hour after.
+    ``open()`` creates or migrates the schema, deletes rows older than ``retention_days``
+    and starts one writer thread, which repeats that purge every hour.
     """
 
     def __init__(
@@ -263,6 +263,7 @@ class QueryLog:
             try:
                 db.enable_wal()
                 _MIGRATIONS.apply(db)
+                self._auto_purge(db)
             finally:
                 db.close()
         except (sqlite3.Error, OSError) as exc:
@@ -392,7 +393,7 @@ class QueryLog:
 
     def _run(self) -> None:
         db: Database | None = None
-        next_purge = 0.0
+        next_purge = time.monotonic() + _PURGE_EVERY_S
         try:
             while True:
                 if time.monotonic() >= next_purge:
@@ -424,6 +425,8 @@ class QueryLog:
                 db.close()
 
     def _auto_purge(self, db: Database | None) -> Database | None:
+        # Retention must not depend on someone remembering a cron job; but a failed purge
+        # (say, a lock held by a long export) must not stop the bot either.
         try:
             db = db or _connect(self.path, self.busy_timeout)
             _purge(db, self._cutoff(None))
