@@ -243,6 +243,7 @@ def test_aggregates_cover_whole_weeks(db) -> None:
     log.close()
 
     document = json.loads(export(path, fmt="json", since=timedelta(days=1), now=NOW))
+    assert document["since"] == "2026-11-23T00:00:00+00:00"  # Monday of 2026-W48
     assert [cell["queries"] for cell in document["data"]] == [3]
 
 

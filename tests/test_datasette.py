@@ -52,6 +52,22 @@ def get(url: str, *, auth: tuple[str, str] | None = None) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+def unanswered(text: str, user: int) -> QueryEvent:
+    return QueryEvent(
+        text=text,
+        lang="en",
+        decision="none",
+        top_id=None,
+        top_score=None,
+        runner_up_ids=(),
+        kb_version="test",
+        handling_ms=1.0,
+        user_id=user,
+        sender_names=(),
+        at=datetime.now(UTC),
+    )
+
+
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The file name gives the database its name in Datasette, and the saved queries in
@@ -59,21 +75,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("datasette") / "rightsdesk.db"
     with QueryLog(path, secret=b"test-secret-of-at-least-16-bytes") as log:
         for user, text in enumerate(["can police take my phone", "where is methadone in Hue"]):
-            log.record_query(
-                QueryEvent(
-                    text=text,
-                    lang="en",
-                    decision="none",
-                    top_id=None,
-                    top_score=None,
-                    runner_up_ids=(),
-                    kb_version="test",
-                    handling_ms=1.0,
-                    user_id=user,
-                    sender_names=(),
-                    at=datetime.now(UTC),
-                )
-            )
+            log.record_query(unanswered(text, user))
     return path
 
 
@@ -87,15 +89,15 @@ def datasette(database: Path) -> Iterator[str]:
         check=True,
     ).stdout.strip()
     port = free_port()
+    # The command documented in deploy/datasette/README.md, on a free port.
+    command = [
+        *(str(DATASETTE), "serve", str(database), "-m", str(METADATA)),
+        *("--host", "127.0.0.1", "--port", str(port)),
+    ]
     env = {**os.environ, "RIGHTSDESK_ADMIN_PASSWORD_HASH": password_hash}
-    server = subprocess.Popen(
-        # The command documented in deploy/datasette/README.md, on a free port.
-        [str(DATASETTE), "serve", str(database), "-m", str(METADATA)]
-        + ["--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    output = database.with_name("datasette.log")
+    with output.open("wb") as log:
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 10
@@ -105,15 +107,13 @@ def datasette(database: Path) -> Iterator[str]:
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    message = server.stderr.read().decode() if server.stderr else ""
+                    message = output.read_text(errors="replace")
                     raise RuntimeError(f"datasette did not start: {message}") from None
                 time.sleep(0.1)
         yield base
     finally:
         server.kill()
         server.wait(timeout=5)
-        if server.stderr:
-            server.stderr.close()
 
 
 def test_admin_can_run_the_saved_queries(datasette: str) -> None:
@@ -143,3 +143,15 @@ def test_anonymous_requests_are_refused(datasette: str, path: str) -> None:
 def test_a_wrong_password_is_refused(datasette: str) -> None:
     status, _ = get(f"{datasette}/rightsdesk/queries.json", auth=("admin", "guess"))
     assert status == 401
+
+
+def test_the_live_database_is_served_while_the_bot_writes(datasette: str, database: Path) -> None:
+    with QueryLog(database, secret=b"test-secret-of-at-least-16-bytes") as log:
+        log.record_query(unanswered("is naloxone legal here", user=3))
+        log.flush()
+        status, body = get(
+            f"{datasette}/rightsdesk/unanswered_this_week.json?_shape=array",
+            auth=("admin", PASSWORD),
+        )
+    assert status == 200
+    assert "is naloxone legal here" in [row["text"] for row in json.loads(body)]

@@ -363,6 +363,7 @@ def export(
         data, withheld = _export_rows(db_path, cutoff, k, threshold)
         fields = _ROW_FIELDS
     else:
+        cutoff = _week_start(cutoff) if cutoff else None
         data, withheld = _export_cells(db_path, cutoff, k)
         fields = _AGGREGATE_FIELDS
     if fmt == "json":
@@ -384,15 +385,18 @@ def export(
     return out.getvalue()
 
 
+def _week_start(when: datetime) -> datetime:
+    """Monday 00:00 UTC of the ISO week of ``when``, the weeks the log is kept in."""
+    when = when.astimezone(UTC)
+    monday = when - timedelta(days=when.isocalendar().weekday - 1)
+    return monday.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _export_cells(
-    db_path: Path | str, cutoff: datetime | None, k: int
+    db_path: Path | str, since: datetime | None, k: int
 ) -> tuple[list[dict[str, Any]], int]:
-    week_start = None
-    if cutoff is not None:
-        week_start = cutoff - timedelta(days=cutoff.isocalendar().weekday - 1)
-        week_start = week_start.replace(hour=0, minute=0, second=0, microsecond=0)
     with QueryLogReader(db_path) as reader:
-        all_rows = list(reader.queries(since=week_start))
+        all_rows = list(reader.queries(since=since))
     cells: dict[tuple, list[dict]] = defaultdict(list)
     for row in all_rows:
         cells[(row["week"], row["lang"], row["decision"], row["top_id"])].append(row)

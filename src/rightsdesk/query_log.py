@@ -96,8 +96,8 @@ class QueryEvent:
 _MIGRATIONS = Migrations("rightsdesk.query_log")
 
 
-@_MIGRATIONS()
-def m001_create_tables(db: Database) -> None:
+@_MIGRATIONS(name="m001_create_tables")
+def _create_tables(db: Database) -> None:
     # WITHOUT ROWID: rows are stored in order of their random key, so neither a rowid nor
     # the file layout reveals the order in which people wrote within an hour.
     db.executescript(
@@ -157,8 +157,8 @@ def new_key() -> str:
     return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(KEY_LENGTH))
 
 
-def _valid_key(key: str) -> bool:
-    return len(key) == KEY_LENGTH and all(ch in _KEY_ALPHABET for ch in key)
+def _valid_key(key: object) -> bool:
+    return isinstance(key, str) and len(key) == KEY_LENGTH and all(c in _KEY_ALPHABET for c in key)
 
 
 def _purge(db: Database, cutoff_hour: str) -> int:
