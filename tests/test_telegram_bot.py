@@ -6,124 +6,25 @@ Each test sends updates the way Telegram would and reads what the bot sent back.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
-import sqlite_utils
 from telegram import Message
-from telegram.ext import Application, ApplicationBuilder
 
-from fake_bot_api import Call, FakeBotAPI
-from rightsdesk.config import Settings
-from rightsdesk.conversation import Block, Conversation, Reply
-from rightsdesk.query_log import QueryLog
-from rightsdesk.telegram_bot import build_application, load_conversation, render_html, send_reply
+from fake_bot_api import FakeBotAPI
+from rightsdesk.conversation import Block, Reply
+from rightsdesk.telegram_bot import render_html, send_reply
+from telegram_harness import ADMIN, USER, Bot, conversation, labels
 
 ROOT = Path(__file__).resolve().parents[1]
-USER = 4242
-ADMIN = 999
 logging.getLogger("httpx").setLevel(logging.WARNING)
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-
-
-@functools.cache
-def _conversation() -> Conversation:
-    """Built once for all tests: the knowledge base and matcher are read-only."""
-    return load_conversation(Settings.from_env({}))
-
-
-@dataclass
-class Bot:
-    fake: FakeBotAPI
-    app: Application
-    log: QueryLog
-    settings: Settings
-
-    async def say(self, text: str, user: int = USER, **kwargs: object) -> Call:
-        before = len(self.fake.sent_messages(user))
-        if text.startswith("/"):
-            self.fake.send_command(user, text[1:], **kwargs)  # type: ignore[arg-type]
-        else:
-            self.fake.send_text(user, text, **kwargs)  # type: ignore[arg-type]
-        return await self.next_message(user, before)
-
-    async def press(self, button_text: str, user: int = USER) -> Call:
-        data = self.button(button_text, user)
-        before = len(self.fake.sent_messages(user))
-        self.fake.send_callback(user, data)
-        return await self.next_message(user, before)
-
-    async def next_message(self, chat_id: int, before: int) -> Call:
-        calls = await self.fake.async_wait_for(
-            "sendMessage",
-            timeout=10,
-            predicate=lambda c: c.ok and c.params.get("chat_id") == chat_id,
-            count=before + 1,
-        )
-        return calls[-1]
-
-    def button(self, starting_with: str, user: int = USER) -> str:
-        """The callback data of the newest button whose label starts with ``starting_with``."""
-        for call in reversed(self.fake.sent_messages(user)):
-            markup = call.params.get("reply_markup") or {}
-            for row in markup.get("inline_keyboard", []):
-                for button in row:
-                    if button["text"].startswith(starting_with):
-                        return button["callback_data"]
-        raise AssertionError(f"no button starting with {starting_with!r}")
-
-    def rows(self, table: str) -> list[dict]:
-        """What the query log wrote, read straight from the SQLite file."""
-        self.log.flush()
-        return list(sqlite_utils.Database(self.settings.db_path)[table].rows)
-
-    def errors(self) -> int:
-        return int(self.app.bot_data.get("errors", 0))
-
-
-def _labels(call: Call) -> list[str]:
-    markup = call.params.get("reply_markup") or {}
-    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
-
-
-@pytest.fixture
-async def bot(fake_bot_api: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Bot]:
-    settings = Settings.from_env(
-        {
-            "TELEGRAM_BOT_TOKEN": fake_bot_api.token,
-            "TELEGRAM_API_URL": fake_bot_api.base_url,
-            "RIGHTSDESK_DB": str(tmp_path / "queries.db"),
-            "RIGHTSDESK_SECRET": "test-secret-of-at-least-16-bytes",
-            "RIGHTSDESK_ADMINS": str(ADMIN),
-        }
-    )
-    log = QueryLog(settings.db_path, secret=b"test-secret-of-at-least-16-bytes").open()
-    builder = (
-        ApplicationBuilder()
-        .get_updates_read_timeout(3)
-        .get_updates_connect_timeout(2)
-        .get_updates_pool_timeout(2)
-    )
-    app = build_application(settings, _conversation(), log, builder=builder)
-    async with app:
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        await app.start()
-        try:
-            yield Bot(fake_bot_api, app, log, settings)
-        finally:
-            await app.updater.stop()
-            await app.stop()
-    log.close()
 
 
 async def test_start_says_what_the_bot_is_and_that_it_is_not_legal_advice(bot: Bot) -> None:
@@ -133,7 +34,7 @@ async def test_start_says_what_the_bot_is_and_that_it_is_not_legal_advice(bot: B
     assert "legal information, not legal advice" in text
     assert "never store your name" in text
     assert reply.params["parse_mode"] == "HTML"
-    assert "can police detain someone just for using drugs" in _labels(reply)
+    assert "can police detain someone just for using drugs" in labels(reply)
     assert bot.errors() == 0
 
 
@@ -143,8 +44,8 @@ async def test_a_question_gets_an_answer_with_its_source(bot: Bot) -> None:
     assert "Freedom from arbitrary arrest and detention" in text
     assert "Guidelines II.7" in text
     assert "What you can do" in text
-    labels = _labels(reply)
-    assert "More" in labels and "👍 Helpful" in labels and "👎 Not helpful" in labels
+    buttons = labels(reply)
+    assert "More" in buttons and "👍 Helpful" in buttons and "👎 Not helpful" in buttons
     rows = bot.rows("queries")
     assert rows[-1]["decision"] == "answer" and rows[-1]["top_id"].startswith("ii-7")
 
@@ -168,7 +69,7 @@ async def test_feedback_is_thanked_and_linked_to_the_query(bot: Bot) -> None:
 async def test_clarify_offers_choices_and_a_choice_gives_the_answer(bot: Bot) -> None:
     reply = await bot.say("rights of women and children")
     assert reply.params["text"].startswith("Did you mean")
-    choices = [label for label in _labels(reply) if label[:3] in ("III", "II.", "I.1")]
+    choices = [label for label in labels(reply) if label[:3] in ("III", "II.", "I.1")]
     assert 2 <= len(choices) <= 3
     answer = await bot.press(choices[0])
     assert "Source: Guidelines" in answer.params["text"]
@@ -179,7 +80,7 @@ async def test_an_out_of_scope_question_gets_an_honest_none(bot: Bot) -> None:
     reply = await bot.say("how do I cook rice")
     text = reply.params["text"]
     assert "Source:" not in text and "Guidelines II" not in text  # no answer pretended
-    assert "Browse topics" in _labels(reply)
+    assert "Browse topics" in labels(reply)
     assert bot.rows("queries")[-1]["decision"] == "none"
 
 
@@ -215,23 +116,23 @@ async def test_in_groups_only_commands_and_mentions_are_answered(bot: Bot) -> No
 async def test_topics_browse_part_by_part_with_back_buttons(bot: Bot) -> None:
     await bot.say("/topics")
     part = await bot.press("II. Obligations")
-    assert "II.7 Freedom from arbitrary arrest" in " ".join(_labels(part))
+    assert "II.7 Freedom from arbitrary arrest" in " ".join(labels(part))
     item = await bot.press("II.7 ")
     assert "Guidelines II.7" in item.params["text"]
     await bot.say("/topics")
     back = await bot.press("III.")
-    assert "« Back" in _labels(back)
+    assert "« Back" in labels(back)
     top = await bot.press("« Back")
     assert "Pick a part" in top.params["text"]
 
 
 async def test_examples_browse_by_country(bot: Bot) -> None:
     reply = await bot.say("/examples")
-    assert "Indonesia" in _labels(reply)
+    assert "Indonesia" in labels(reply)
     country = (
-        await bot.press("Viet Nam") if "Viet Nam" in _labels(reply) else await bot.press("Viet")
+        await bot.press("Viet Nam") if "Viet Nam" in labels(reply) else await bot.press("Viet")
     )
-    example = await bot.press(_labels(country)[0])
+    example = await bot.press(labels(country)[0])
     assert "Regional Dialogue" in example.params["text"]
 
 
@@ -289,8 +190,8 @@ def test_a_long_answer_is_split_at_paragraphs_and_every_part_is_valid_html() -> 
 
 
 async def test_a_long_answer_arrives_in_several_messages(bot: Bot) -> None:
-    entry = max(_conversation().kb.entries, key=lambda e: len(str(e.details)))
-    more = _conversation().more(entry, "en")
+    entry = max(conversation().kb.entries, key=lambda e: len(str(e.details)))
+    more = conversation().more(entry, "en")
     long_reply = Reply(more.blocks * 12, more.buttons)
     chunks = render_html(long_reply)
     assert len(chunks) >= 2

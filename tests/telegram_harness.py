@@ -1,0 +1,115 @@
+"""A running Rights Desk bot polling the fake Bot API, for end-to-end tests."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+from telegram.ext import Application, ApplicationBuilder
+
+from fake_bot_api import Call, FakeBotAPI
+from rightsdesk.config import Settings
+from rightsdesk.conversation import Conversation
+from rightsdesk.query_log import QueryLog
+from rightsdesk.telegram_bot import build_application, load_conversation
+
+USER = 4242
+ADMIN = 999
+SECRET = "test-secret-of-at-least-16-bytes"
+
+
+@functools.cache
+def conversation() -> Conversation:
+    """Built once for all tests: the knowledge base and matcher are read-only."""
+    return load_conversation(Settings.from_env({}))
+
+
+@dataclass
+class Bot:
+    fake: FakeBotAPI
+    app: Application
+    log: QueryLog
+    settings: Settings
+
+    async def say(self, text: str, user: int = USER, **kwargs: object) -> Call:
+        before = len(self.fake.sent_messages(user))
+        if text.startswith("/"):
+            self.fake.send_command(user, text[1:], **kwargs)  # type: ignore[arg-type]
+        else:
+            self.fake.send_text(user, text, **kwargs)  # type: ignore[arg-type]
+        return await self.next_message(user, before)
+
+    async def press(self, button_text: str, user: int = USER) -> Call:
+        data = self.button(button_text, user)
+        before = len(self.fake.sent_messages(user))
+        self.fake.send_callback(user, data)
+        return await self.next_message(user, before)
+
+    async def next_message(self, chat_id: int, before: int) -> Call:
+        calls = await self.fake.async_wait_for(
+            "sendMessage",
+            timeout=10,
+            predicate=lambda c: c.ok and c.params.get("chat_id") == chat_id,
+            count=before + 1,
+        )
+        return calls[-1]
+
+    def button(self, starting_with: str, user: int = USER) -> str:
+        """The callback data of the newest button whose label starts with ``starting_with``."""
+        for call in reversed(self.fake.sent_messages(user)):
+            markup = call.params.get("reply_markup") or {}
+            for row in markup.get("inline_keyboard", []):
+                for button in row:
+                    if button["text"].startswith(starting_with):
+                        return button["callback_data"]
+        raise AssertionError(f"no button starting with {starting_with!r}")
+
+    def rows(self, table: str) -> list[dict]:
+        """What the query log wrote, read straight from the SQLite file."""
+        self.log.flush()
+        return list(sqlite_utils.Database(self.settings.db_path)[table].rows)
+
+    def errors(self) -> int:
+        return int(self.app.bot_data.get("errors", 0))
+
+
+def _labels(call: Call) -> list[str]:
+    markup = call.params.get("reply_markup") or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def labels(call: Call) -> list[str]:
+    markup = call.params.get("reply_markup") or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def running_bot(fake_bot_api: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Bot]:
+    settings = Settings.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN": fake_bot_api.token,
+            "TELEGRAM_API_URL": fake_bot_api.base_url,
+            "RIGHTSDESK_DB": str(tmp_path / "queries.db"),
+            "RIGHTSDESK_SECRET": SECRET,
+            "RIGHTSDESK_ADMINS": str(ADMIN),
+        }
+    )
+    log = QueryLog(settings.db_path, secret=SECRET.encode()).open()
+    builder = (
+        ApplicationBuilder()
+        .get_updates_read_timeout(3)
+        .get_updates_connect_timeout(2)
+        .get_updates_pool_timeout(2)
+    )
+    app = build_application(settings, conversation(), log, builder=builder)
+    async with app:
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        await app.start()
+        try:
+            yield Bot(fake_bot_api, app, log, settings)
+        finally:
+            await app.updater.stop()
+            await app.stop()
+    log.close()

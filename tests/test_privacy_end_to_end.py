@@ -1,0 +1,101 @@
+"""Through the real bot, personal data never reaches the database, and logging never costs
+anyone an answer."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fake_bot_api import FakeBotAPI
+from rightsdesk.cli import main
+from telegram_harness import Bot
+
+CORPUS = yaml.safe_load((Path(__file__).parent / "data" / "pii_corpus.yaml").read_text())
+FIRST_USER = 7_310_000_001  # large ids, like real ones, so a leak would be unmistakable
+
+
+def _database_bytes(db: Path) -> bytes:
+    return b"".join(
+        p.read_bytes() for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists()
+    )
+
+
+def _forms(planted: str) -> set[str]:
+    """The planted string and, for numbers, the same digits without spaces or dashes."""
+    forms = {planted}
+    digits = re.sub(r"[\s\-().+]", "", planted)
+    if sum(c.isdigit() for c in digits) >= 7:
+        forms.add(digits)
+    return forms
+
+
+async def test_no_planted_identifier_reaches_the_database_files(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert len(CORPUS) >= 40
+    for i, message in enumerate(CORPUS):
+        sender = message["sender"]
+        bot.fake.send_text(
+            FIRST_USER + i,
+            message["text"],
+            first_name=sender["first_name"],
+            last_name=sender.get("last_name") or None,
+            username=sender.get("username"),
+        )
+    await bot.fake.async_wait_for("sendMessage", count=len(CORPUS), timeout=60)
+    assert bot.errors() == 0
+    bot.log.flush()
+
+    raw = _database_bytes(bot.settings.db_path)  # while the WAL is live, before any checkpoint
+    leaks = []
+    for i, message in enumerate(CORPUS):
+        sender = message["sender"]
+        secrets_of_message = {str(FIRST_USER + i)}  # user id (and chat id: the same in private)
+        if sender.get("username"):
+            secrets_of_message.add(sender["username"])
+        for planted in message["planted"]:
+            secrets_of_message |= _forms(str(planted))
+        leaks += [s for s in secrets_of_message if s.encode() in raw]
+    assert leaks == []
+
+    # Every query was still counted.
+    monkeypatch.setenv("RIGHTSDESK_DB", str(bot.settings.db_path))
+    assert main(["logs", "stats", "--since", "all", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["total"] == len(CORPUS)
+
+
+async def test_a_locked_database_does_not_stop_replies(bot: Bot) -> None:
+    await bot.say("/help")  # make sure the log has opened its file
+    bot.log.flush()
+    blocker = sqlite3.connect(bot.settings.db_path, timeout=0.1)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        reply = await bot.say("can police detain someone just for using drugs")
+        assert "Guidelines II.7" in reply.params["text"]
+        again = await bot.say("can a prison stop methadone treatment")
+        assert "Guidelines" in again.params["text"]
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert bot.errors() == 0
+
+
+async def test_a_broken_database_path_still_answers(
+    fake_bot_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    from rightsdesk.config import Settings
+    from rightsdesk.query_log import NullQueryLog
+    from rightsdesk.telegram_bot import open_query_log
+
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where a folder should be")
+    settings = Settings.from_env(
+        {"RIGHTSDESK_DB": str(blocked / "queries.db"), "RIGHTSDESK_SECRET": "x" * 32}
+    )
+    assert isinstance(open_query_log(settings), NullQueryLog)
