@@ -17,6 +17,7 @@ from rightsdesk.knowledge_base import (
     load_knowledge_base,
 )
 from rightsdesk.messages import check_messages, load_messages
+from rightsdesk.query_log import QueryLogError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return int(args.handler(args, settings) or 0)
-    except (ConfigError, KnowledgeBaseError) as error:
+    except (ConfigError, KnowledgeBaseError, QueryLogError) as error:
         print(f"rightsdesk: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -395,14 +396,14 @@ def _logs_export(args: argparse.Namespace, settings: Settings) -> int:
 def _logs_purge(args: argparse.Namespace, settings: Settings) -> int:
     from rightsdesk.query_log import QueryLog
 
-    log = QueryLog(
-        settings.db_path, secret=b"purge-needs-no-secret", retention_days=settings.retention_days
-    )
-    log.open()
+    # Purging reads no user data, so it needs no pseudonym secret; the log is not opened,
+    # since opening would purge on its own and hide the count.
+    log = QueryLog(settings.db_path, secret=bytes(32), retention_days=settings.retention_days)
     try:
         deleted = log.purge()
-    finally:
-        log.close()
+    except QueryLogError as error:
+        print(f"rightsdesk: {error}", file=sys.stderr)
+        return 1
     print(f"Deleted {deleted} queries older than {settings.retention_days} days.")
     return 0
 
