@@ -52,7 +52,6 @@ log = logging.getLogger("rightsdesk.telegram")
 
 TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096
 SEND_ATTEMPTS = 3
-PURGE_EVERY_S = 24 * 3600
 # Updates handled at once. Measured with tests/bench_telegram.py: 8 beat both 4 and 16, and
 # PTB's default of 256 spent most of its time in httpx's connection-pool bookkeeping.
 CONCURRENT_UPDATES = 8
@@ -444,15 +443,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
 
 
-async def _purge_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    deps = _deps(context)
-    try:
-        deleted = await asyncio.to_thread(deps.query_log.purge)
-        log.info("retention: deleted %s old queries", deleted)
-    except Exception:
-        log.exception("retention purge failed")
-
-
 def build_application(
     settings: Settings,
     conversation: Conversation,
@@ -499,8 +489,6 @@ def build_application(
     app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & private, on_edited))
     app.add_handler(MessageHandler(new & private & ~filters.TEXT, on_other_message))
     app.add_error_handler(on_error)
-    if app.job_queue is not None:
-        app.job_queue.run_repeating(_purge_job, interval=PURGE_EVERY_S, first=60)
     return app
 
 
