@@ -49,9 +49,9 @@ class Thresholds:
     - ``choice_window``: entries within this many points of the best are offered as choices.
     """
 
-    answer: float = 46.0
+    answer: float = 58.0
     margin: float = 12.0
-    clarify: float = 38.0
+    clarify: float = 40.0
     choice_window: float = 10.0
     max_choices: int = 3
 
@@ -67,11 +67,14 @@ FIELD_WEIGHTS: Mapping[str, float] = {
     "body": 0.35,
 }
 LEXICAL_SHARE = 0.6  # evidence from words, weighted by where they stand in an entry
-PHRASING_SHARE = 0.25  # fuzzy similarity to the closest alternate phrasing
+PHRASING_SHARE = 0.15  # fuzzy similarity to the closest alternate phrasing
 # (the rest: IDF-weighted word overlap with the closest alternate phrasing)
 PHRASING_SCORER = fuzz.token_set_ratio
 UNKNOWN_WEIGHT = 0.8  # how much a word the base has never seen counts against a question
-STORY_WORDS = 6.0  # beyond about this many content words, a longer story dilutes no further
+DECLINE_MARGIN = 0.0  # decline when a decline scores within this of the best entry
+TF_GAIN = 0.0  # how much more a word counts for each doubling of the texts it appears in
+TF_CAP = 2.0
+STORY_WORDS = 4.0  # beyond about this many content words, a longer story dilutes no further
 CANDIDATES = 12
 MAX_MATCHES = 5
 TYPO_CUTOFF = 85.0
@@ -273,12 +276,17 @@ class Matcher:
         self._phrase_sets: list[list[frozenset[str]]] = []
         for fields in fields_per_entry:
             entry_weights: dict[str, float] = {}
+            mentions: dict[str, int] = defaultdict(int)
             for field_name, texts in fields.items():
                 w = FIELD_WEIGHTS[field_name]
                 for text in texts:
-                    for word in self.vocabulary.content_words(text, correct=False):
+                    for word in set(self.vocabulary.content_words(text, correct=False)):
+                        mentions[word] += 1
                         if entry_weights.get(word, 0.0) < w:
                             entry_weights[word] = w
+            # A word that runs through many of an entry's texts is central to it.
+            for word, count in mentions.items():
+                entry_weights[word] *= min(1.0 + TF_GAIN * math.log(count), TF_CAP)
             weights.append(entry_weights)
             phrasings = fields["questions"] + fields["title"]
             canonical = [self.vocabulary.content_words(p, correct=False) for p in phrasings]
@@ -337,9 +345,13 @@ class Matcher:
             scored.append((round(min(score, 100.0), 1), self._docs[index]))
         scored.sort(key=lambda pair: pair[0], reverse=True)
         top = tuple(Match(d, sc) for sc, d in scored if isinstance(d, Entry))[:MAX_MATCHES]
-        best_score, best_doc = scored[0]
-        if isinstance(best_doc, Decline) and best_score >= self.thresholds.clarify:
-            return MatchResult("none", top, declined=best_doc)
+        decline = next(((sc, d) for sc, d in scored if isinstance(d, Decline)), None)
+        best_entry = top[0].score if top else 0.0
+        if decline is not None and decline[0] >= max(
+            self.thresholds.clarify, best_entry - DECLINE_MARGIN
+        ):
+            # Near a kind of question we decline, declining beats a stretched answer.
+            return MatchResult("none", top, declined=decline[1])
         return MatchResult(self.decide(top), top)
 
     def _overlap(self, query: set[str], phrase: frozenset[str]) -> float:
