@@ -72,8 +72,6 @@ PHRASING_SHARE = 0.15  # fuzzy similarity to the closest alternate phrasing
 PHRASING_SCORER = fuzz.token_set_ratio
 UNKNOWN_WEIGHT = 0.8  # how much a word the base has never seen counts against a question
 DECLINE_MARGIN = 0.0  # decline when a decline scores within this of the best entry
-TF_GAIN = 0.0  # how much more a word counts for each doubling of the texts it appears in
-TF_CAP = 2.0
 STORY_WORDS = 4.0  # beyond about this many content words, a longer story dilutes no further
 CANDIDATES = 12
 MAX_MATCHES = 5
@@ -276,17 +274,12 @@ class Matcher:
         self._phrase_sets: list[list[frozenset[str]]] = []
         for fields in fields_per_entry:
             entry_weights: dict[str, float] = {}
-            mentions: dict[str, int] = defaultdict(int)
             for field_name, texts in fields.items():
                 w = FIELD_WEIGHTS[field_name]
                 for text in texts:
-                    for word in set(self.vocabulary.content_words(text, correct=False)):
-                        mentions[word] += 1
+                    for word in self.vocabulary.content_words(text, correct=False):
                         if entry_weights.get(word, 0.0) < w:
                             entry_weights[word] = w
-            # A word that runs through many of an entry's texts is central to it.
-            for word, count in mentions.items():
-                entry_weights[word] *= min(1.0 + TF_GAIN * math.log(count), TF_CAP)
             weights.append(entry_weights)
             phrasings = fields["questions"] + fields["title"]
             canonical = [self.vocabulary.content_words(p, correct=False) for p in phrasings]
