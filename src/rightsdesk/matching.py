@@ -271,7 +271,8 @@ class Matcher:
 
         weights: list[dict[str, float]] = []
         self._phrasings: list[list[str]] = []
-        self._phrase_sets: list[list[frozenset[str]]] = []
+        self._phrase_sets: list[list[tuple[frozenset[str], float]]] = []
+        canonical_phrasings: list[list[list[str]]] = []
         for fields in fields_per_entry:
             entry_weights: dict[str, float] = {}
             for field_name, texts in fields.items():
@@ -285,7 +286,7 @@ class Matcher:
             canonical = [self.vocabulary.content_words(p, correct=False) for p in phrasings]
             keywords = [self.vocabulary.content_words(k, correct=False) for k in fields["keywords"]]
             self._phrasings.append([" ".join(words) for words in canonical + keywords])
-            self._phrase_sets.append([frozenset(words) for words in canonical])
+            canonical_phrasings.append(canonical)
         n = len(self._docs)
         df: dict[str, int] = defaultdict(int)
         for entry_weights in weights:
@@ -294,6 +295,9 @@ class Matcher:
         self._idf = {w: math.log(1.0 + n / d) for w, d in df.items()}
         # A word the base has never seen is the strongest sign the question is elsewhere.
         self._unknown_idf = math.log(1.0 + n)
+        for canonical in canonical_phrasings:
+            sets = [frozenset(words) for words in canonical]
+            self._phrase_sets.append([(ws, sum(self.idf(w) for w in ws)) for ws in sets])
         self._story_cap = STORY_WORDS * statistics.median(self._idf.values() or [1.0])
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for index, entry_weights in enumerate(weights):
@@ -321,14 +325,16 @@ class Matcher:
             return MatchResult("none", ())
         candidates = sorted(lexical, key=lexical.__getitem__, reverse=True)[:CANDIDATES]
         query = " ".join(content)
-        query_set = set(content)
+        query_idf = {w: self.idf(w) for w in content}
+        query_total = sum(query_idf.values())
         scored: list[tuple[float, Entry | Decline]] = []
         for index in candidates:
             share = min(1.0, lexical[index] / total)
             phrasing = process.extractOne(query, self._phrasings[index], scorer=PHRASING_SCORER)
             similarity = phrasing[1] / 100.0 if phrasing else 0.0
             overlap = max(
-                (self._overlap(query_set, p) for p in self._phrase_sets[index]), default=0.0
+                (self._overlap(query_idf, query_total, p) for p in self._phrase_sets[index]),
+                default=0.0,
             )
             score = 100.0 * (
                 LEXICAL_SHARE * share
@@ -347,13 +353,16 @@ class Matcher:
             return MatchResult("none", top, declined=decline[1])
         return MatchResult(self.decide(top), top)
 
-    def _overlap(self, query: set[str], phrase: frozenset[str]) -> float:
+    @staticmethod
+    def _overlap(
+        query_idf: Mapping[str, float], query_total: float, phrase: tuple[frozenset[str], float]
+    ) -> float:
         """IDF-weighted share of the question and one phrasing that they have in common."""
-        common = sum(self.idf(w) for w in query & phrase)
+        words, phrase_total = phrase
+        common = sum(weight for word, weight in query_idf.items() if word in words)
         if not common:
             return 0.0
-        union = sum(self.idf(w) for w in query | phrase)
-        return common / union
+        return common / (query_total + phrase_total - common)
 
     def decide(self, matches: tuple[Match, ...]) -> Decision:
         t = self.thresholds
