@@ -239,6 +239,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         load_questions,
         matcher_ranker,
         misses,
+        ranking_only,
         summarise,
     )
     from rightsdesk.matching import Matcher
@@ -249,7 +250,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     except EvalFileError as error:
         print(f"rightsdesk: {error}", file=sys.stderr)
         return 1
-    outcomes = evaluate(questions, matcher_ranker(Matcher(kb)))
+    matcher = Matcher(kb)
+    outcomes = evaluate(questions, matcher_ranker(matcher))
     report = summarise(outcomes)
     baseline = None
     if not args.no_baseline:
@@ -271,6 +273,14 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         rows += [(f"  lang={lang}", m) for lang, m in baseline["by_lang"].items()]  # type: ignore[union-attr]
     for name, metrics in rows:
         print(f"{name:<20}" + "".join(f"{metrics[m]:>18}" for m in METRICS))  # type: ignore[index]
+    if baseline is not None:
+        in_scope = [q for q in questions if q.expect]
+        ours_ranked = summarise(evaluate(in_scope, ranking_only(matcher_ranker(matcher))))
+        bm25_ranked = summarise(evaluate(in_scope, ranking_only(bm25_ranker(kb))))
+        print("\nranking alone (every decision counted as an answer, in-scope questions):")
+        for name, r in (("rightsdesk", ours_ranked), ("bm25 baseline", bm25_ranked)):
+            m = r["overall"]  # type: ignore[index]
+            print(f"  {name:<18} top1 {m['top1']:.4f}  top3 {m['top3']:.4f}  mrr {m['mrr']:.4f}")
     missed = misses(outcomes)
     print(f"\n{len(missed)} misses:")
     for o in missed:

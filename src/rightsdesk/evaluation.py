@@ -76,6 +76,15 @@ def matcher_ranker(matcher: Matcher) -> Ranker:
     return rank
 
 
+def ranking_only(ranker: Ranker) -> Ranker:
+    """The same ranking with every decision turned into an answer: ranking quality alone."""
+
+    def rank(question: str) -> tuple[Decision, Sequence[tuple[str, str | None]]]:
+        return "answer", ranker(question)[1]
+
+    return rank
+
+
 def bm25_ranker(kb: KnowledgeBase, *, min_score: float = 0.0) -> Ranker:
     """Plain BM25 over each entry's text: the baseline our matcher has to beat.
 
