@@ -133,6 +133,13 @@ def test_a_declined_kind_of_question_says_why() -> None:
     assert result.declined is not None and result.declined.id == "buying-selling-drugs"
 
 
+def test_a_question_about_someones_rights_is_never_declined() -> None:
+    # It shares words with "buying drugs", but it asks about detention.
+    result = matcher().match("caught with 1 gram of ganja, will i go to jail")
+    assert result.declined is None
+    assert result.decision != "none"
+
+
 # -- the commands --------------------------------------------------------------------------
 
 

@@ -78,8 +78,8 @@ async def test_a_locked_database_does_not_stop_replies(bot: Bot) -> None:
     try:
         reply = await bot.say("can police detain someone just for using drugs")
         assert "Guidelines II.7" in reply.params["text"]
-        again = await bot.say("can a prison stop methadone treatment")
-        assert "Guidelines" in again.params["text"]
+        again = await bot.say("/privacy")
+        assert "never keep" in again.params["text"]
     finally:
         blocker.rollback()
         blocker.close()

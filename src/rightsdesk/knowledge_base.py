@@ -147,6 +147,7 @@ class KnowledgeBase:
     version: str
     root: Path
     declines: tuple[Decline, ...] = ()
+    rights_words: tuple[str, ...] = ()  # a message with one of these is never declined
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {e.id: e for e in self.entries})
@@ -227,16 +228,17 @@ def _load(root: Path) -> tuple[list[Problem], KnowledgeBase | None]:
         digest.update(synonyms_path.read_bytes())
         synonyms = _read_synonyms(synonyms_path, problems)
     declines: list[Decline] = []
+    rights_words: tuple[str, ...] = ()
     declines_path = root / DECLINE_FILE
     if declines_path.exists():
         digest.update(declines_path.read_bytes())
-        declines = _read_declines(declines_path, problems, entries)
+        declines, rights_words = _read_declines(declines_path, problems, entries)
     problems.extend(_cross_check(entries, docs, declared_ids, declared_refs))
     problems.sort(key=lambda p: (str(p.path), p.line))
     if problems:
         return problems, None
     version = f"kb-{digest.hexdigest()[:10]}"
-    return [], KnowledgeBase(tuple(entries), synonyms, version, root, tuple(declines))
+    return [], KnowledgeBase(tuple(entries), synonyms, version, root, tuple(declines), rights_words)
 
 
 class _EntryReader:
@@ -593,17 +595,28 @@ def _read_synonyms(path: Path, problems: list[Problem]) -> dict[str, str]:
     return mapping
 
 
-def _read_declines(path: Path, problems: list[Problem], entries: list[Entry]) -> list[Decline]:
-    """Kinds of questions to decline; their phrasings may not repeat an entry's questions."""
+def _read_declines(
+    path: Path, problems: list[Problem], entries: list[Entry]
+) -> tuple[list[Decline], tuple[str, ...]]:
+    """Kinds of questions to decline (their phrasings may not repeat an entry's questions),
+    and the rights words that keep a message from being declined."""
     try:
         doc = load_yaml(path)
     except YamlSyntaxError as error:
         problems.append(Problem(error.path, error.line, error.message))
-        return []
+        return [], ()
     data = doc.data
     if not isinstance(data, dict) or not isinstance(data.get("decline"), list):
         problems.append(Problem(path, doc.line_of(), "expected 'decline:' with a list of items"))
-        return []
+        return [], ()
+    rights_words = data.get("rights_words", [])
+    if not isinstance(rights_words, list) or not all(
+        isinstance(w, str) and w.strip() for w in rights_words
+    ):
+        problems.append(
+            Problem(path, doc.line_of("rights_words"), "'rights_words' must be a list of words")
+        )
+        rights_words = []
     taken = {
         normalise_question(q): e.id for e in entries for q in e.questions.get(DEFAULT_LANGUAGE, ())
     }
@@ -633,7 +646,7 @@ def _read_declines(path: Path, problems: list[Problem], entries: list[Entry]) ->
                 )
         if len(problems) == start and decline_id:
             declines.append(Decline(decline_id, reason, questions))
-    return declines
+    return declines, tuple(w.strip() for w in rights_words)
 
 
 def _sub_lines(

@@ -51,7 +51,7 @@ class Thresholds:
 
     answer: float = 58.0
     margin: float = 12.0
-    clarify: float = 40.0
+    clarify: float = 36.0
     choice_window: float = 10.0
     max_choices: int = 3
 
@@ -268,6 +268,9 @@ class Matcher:
             known.update(base_vocab.words(word, correct=False))
         known.update(raw_words)
         self.vocabulary = Vocabulary(kb.synonyms, known)
+        self._rights_words = frozenset(
+            w for phrase in kb.rights_words for w in self.vocabulary.content_words(phrase)
+        )
 
         weights: list[dict[str, float]] = []
         self._phrasings: list[list[str]] = []
@@ -345,6 +348,8 @@ class Matcher:
         scored.sort(key=lambda pair: pair[0], reverse=True)
         top = tuple(Match(d, sc) for sc, d in scored if isinstance(d, Entry))[:MAX_MATCHES]
         decline = next(((sc, d) for sc, d in scored if isinstance(d, Decline)), None)
+        if decline is not None and self._rights_words.intersection(content):
+            decline = None  # about someone's rights: never brushed off
         best_entry = top[0].score if top else 0.0
         if decline is not None and decline[0] >= max(
             self.thresholds.clarify, best_entry - DECLINE_MARGIN

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import re
 import secrets
 import sys
 import time
@@ -306,11 +307,10 @@ async def on_group_mention(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     username = context.bot.username
     if not message or not message.text or not username:
         return
-    mention = f"@{username}".casefold()
-    if mention not in message.text.casefold():
+    mention = re.compile(rf"@{re.escape(username)}\b", re.IGNORECASE)
+    if not mention.search(message.text):
         return
-    start = message.text.casefold().index(mention)
-    text = (message.text[:start] + message.text[start + len(mention) :]).strip()
+    text = " ".join(mention.sub(" ", message.text).split())
     if text:
         await answer_question(update, context, text)
     else:
