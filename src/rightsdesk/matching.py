@@ -214,24 +214,26 @@ class Vocabulary:
         return [w for w in self.words(text, correct=correct) if w not in STOPWORDS]
 
 
-def _decline_fields(decline: Decline, lang: str) -> dict[str, list[str]]:
-    questions = decline.questions.get(lang) or decline.questions[DEFAULT_LANGUAGE]
-    return {"title": [], "keywords": [], "questions": list(questions), "summary": [], "body": []}
+def _decline_fields(decline: Decline) -> dict[str, list[str]]:
+    questions = [q for items in decline.questions.values() for q in items]
+    return {"title": [], "keywords": [], "questions": questions, "summary": [], "body": []}
 
 
-def _entry_fields(entry: Entry, lang: str) -> dict[str, list[str]]:
-    levels = entry.detail_levels(lang)
-    body = [t for items in levels.values() for t in items]
-    body += entry.items("what_you_can_do", lang) + entry.items("lessons", lang)
+def _entry_fields(entry: Entry) -> dict[str, list[str]]:
+    """An entry's texts by field, every language together: people mix languages in one
+    message ("polisi ambil hp klien tanpa warrant"), so any language's phrasing may match."""
+    body = [t for levels in entry.details.values() for items in levels.values() for t in items]
+    body += [t for items in entry.what_you_can_do.values() for t in items]
+    body += [t for items in entry.lessons.values() for t in items]
     if entry.country:
+        # A country name alone ("weather in jakarta", "visa for thailand") is no evidence
+        # that a question is about that example, so it counts only as body text.
         body.append(entry.country)
-    # A country name alone ("weather in jakarta", "visa for thailand") is no evidence that a
-    # question is about that example, so it counts only as body text.
     return {
-        "title": [entry.text("title", lang)],
-        "keywords": list(entry.items("keywords", lang)),
-        "questions": list(entry.items("questions", lang)),
-        "summary": [entry.text("summary", lang)],
+        "title": list(entry.title.values()),
+        "keywords": [k for items in entry.keywords.values() for k in items],
+        "questions": [q for items in entry.questions.values() for q in items],
+        "summary": list(entry.summary.values()),
         "body": body,
     }
 
@@ -244,7 +246,6 @@ class Matcher:
         kb: KnowledgeBase,
         *,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
-        lang: str = DEFAULT_LANGUAGE,
     ) -> None:
         self.kb = kb
         self.thresholds = thresholds
@@ -254,7 +255,7 @@ class Matcher:
         self._docs: tuple[Entry | Decline, ...] = (*kb.entries, *kb.declines)
         raw_words: set[str] = set()
         fields_per_entry = [
-            _entry_fields(d, lang) if isinstance(d, Entry) else _decline_fields(d, lang)
+            _entry_fields(d) if isinstance(d, Entry) else _decline_fields(d)
             for d in self._docs
         ]
         for fields in fields_per_entry:
