@@ -34,7 +34,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from rightsdesk.knowledge_base import DEFAULT_LANGUAGE, Decline, Entry, KnowledgeBase
+from rightsdesk.knowledge_base import Decline, Entry, KnowledgeBase
 
 Decision = Literal["answer", "clarify", "none"]
 
