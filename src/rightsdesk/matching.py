@@ -255,8 +255,7 @@ class Matcher:
         self._docs: tuple[Entry | Decline, ...] = (*kb.entries, *kb.declines)
         raw_words: set[str] = set()
         fields_per_entry = [
-            _entry_fields(d) if isinstance(d, Entry) else _decline_fields(d)
-            for d in self._docs
+            _entry_fields(d) if isinstance(d, Entry) else _decline_fields(d) for d in self._docs
         ]
         for fields in fields_per_entry:
             for texts in fields.values():

@@ -271,23 +271,45 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     await send_reply(message, asked.reply(key))
 
 
-def _record(
-    deps: BotDeps, update: Update, text: str, lang: str, result: MatchResult, handling_ms: float
-) -> str:
-    user = update.effective_user
+def query_event(
+    text: str,
+    lang: str,
+    result: MatchResult,
+    kb_version: str,
+    *,
+    handling_ms: float = 0.0,
+    user_id: int = 0,
+    sender_names: tuple[str, ...] = (),
+) -> QueryEvent:
+    """What the query log is told about one question (it anonymises before writing)."""
     best = result.best
-    event = QueryEvent(
+    return QueryEvent(
         text=text,
         lang=lang,
         decision=result.decision,
         top_id=best.entry.id if best else None,
         top_score=best.score if best else None,
         runner_up_ids=tuple(m.entry.id for m in result.matches[1:4]),
-        kb_version=deps.conversation.kb.version,
+        kb_version=kb_version,
+        handling_ms=handling_ms,
+        user_id=user_id,
+        sender_names=sender_names,
+        at=datetime.now(UTC),
+    )
+
+
+def _record(
+    deps: BotDeps, update: Update, text: str, lang: str, result: MatchResult, handling_ms: float
+) -> str:
+    user = update.effective_user
+    event = query_event(
+        text,
+        lang,
+        result,
+        deps.conversation.kb.version,
         handling_ms=handling_ms,
         user_id=user.id if user else 0,
         sender_names=_sender_names(update),
-        at=datetime.now(UTC),
     )
     try:
         return deps.query_log.record_query(event)
@@ -371,30 +393,18 @@ def _admin_command(name: str) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], A
     return handler
 
 
-async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    deps = _deps(context)
-    if update.effective_message:
-        await send_reply(
-            update.effective_message,
-            deps.conversation.simple("unknown_command", _lang(update, deps)),
-        )
+def _one_line(key: str) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Any]:
+    """A handler that answers with one of the bot's own texts (photos, edits, unknown ...)."""
 
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        deps = _deps(context)
+        message = update.effective_message
+        if message is None or not await _gate(update, deps):
+            return
+        await send_reply(message, deps.conversation.simple(key, _lang(update, deps)))
 
-async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Photos, stickers, voice, files, locations ...: in private chats, say we read text."""
-    deps = _deps(context)
-    message = update.effective_message
-    if message is None or not await _gate(update, deps):
-        return
-    await send_reply(message, deps.conversation.simple("unsupported_media", _lang(update, deps)))
-
-
-async def on_edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    deps = _deps(context)
-    message = update.effective_message
-    if message is None or not await _gate(update, deps):
-        return
-    await send_reply(message, deps.conversation.simple("edited_message", _lang(update, deps)))
+    handler.__name__ = f"on_{key}"
+    return handler
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -481,13 +491,16 @@ def build_application(
         app.add_handler(CommandHandler(name, _admin_command(name), filters=new & private))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(new & private & filters.TEXT & ~filters.COMMAND, on_text))
-    app.add_handler(MessageHandler(new & private & filters.COMMAND, on_unknown_command))
+    app.add_handler(MessageHandler(new & private & filters.COMMAND, _one_line("unknown_command")))
     groups = filters.ChatType.GROUPS
     app.add_handler(
         MessageHandler(new & groups & filters.TEXT & filters.Entity("mention"), on_group_mention)
     )
-    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & private, on_edited))
-    app.add_handler(MessageHandler(new & private & ~filters.TEXT, on_other_message))
+    # Edits, photos, stickers, voice, files ...: a short reply in private chats, never a crash.
+    app.add_handler(
+        MessageHandler(filters.UpdateType.EDITED_MESSAGE & private, _one_line("edited_message"))
+    )
+    app.add_handler(MessageHandler(new & private & ~filters.TEXT, _one_line("unsupported_media")))
     app.add_error_handler(on_error)
     return app
 
@@ -634,22 +647,7 @@ def console_logging(
     query_log = open_query_log(settings)
 
     def on_query(text: str, result: MatchResult) -> str:
-        best = result.best
-        return query_log.record_query(
-            QueryEvent(
-                text=text,
-                lang="en",
-                decision=result.decision,
-                top_id=best.entry.id if best else None,
-                top_score=best.score if best else None,
-                runner_up_ids=tuple(m.entry.id for m in result.matches[1:4]),
-                kb_version=kb.version,
-                handling_ms=0.0,
-                user_id=0,
-                sender_names=(),
-                at=datetime.now(UTC),
-            )
-        )
+        return query_log.record_query(query_event(text, "en", result, kb.version))
 
     def on_feedback(key: str, helpful: bool) -> None:
         query_log.record_feedback(key, helpful, at=datetime.now(UTC))
