@@ -30,7 +30,7 @@ class Settings:
     messages_path: Path
     db_path: Path
     secret_path: Path
-    secret: bytes | None = None
+    secret: bytes | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
     api_url: str = DEFAULT_API_URL
     webhook_secret: str | None = field(default=None, repr=False)
