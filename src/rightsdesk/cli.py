@@ -143,11 +143,13 @@ def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return 1
     kinds = {kind: len(kb.of_kind(kind)) for kind in ("principle", "provision", "topic", "example")}
-    questions = sum(len(e.questions.get("en", ())) for e in kb.entries)
+    questions = sum(len(q) for e in kb.entries for q in e.questions.values())
     languages = sorted({lang for e in kb.entries for lang in e.languages})
+    asked_in = sorted({lang for e in kb.entries for lang in e.questions})
     print(
         f"OK: {len(kb)} entries ({', '.join(f'{n} {k}s' for k, n in kinds.items())}), "
-        f"{questions} questions, {len(kb.synonyms)} synonyms, languages {', '.join(languages)}, "
+        f"{questions} questions (in {', '.join(asked_in)}), {len(kb.synonyms)} synonyms, "
+        f"answers in {', '.join(languages)}, "
         f"messages in {', '.join(messages.languages)}; version {kb.version}"
     )
     return 0

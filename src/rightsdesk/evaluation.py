@@ -96,8 +96,9 @@ def bm25_ranker(kb: KnowledgeBase, *, min_score: float = 0.0) -> Ranker:
     def text_of(entry_id: str) -> str:
         e = kb.get(entry_id)
         assert e is not None
-        parts = [e.text("title", "en"), e.text("summary", "en"), *e.items("questions", "en")]
-        parts += e.items("keywords", "en")
+        # The same texts our matcher reads, every language, so the comparison is fair.
+        parts = [*e.title.values(), *e.summary.values()]
+        parts += [text for items in (*e.questions.values(), *e.keywords.values()) for text in items]
         return normalise(" ".join(parts))
 
     ids = [e.id for e in kb.entries]
