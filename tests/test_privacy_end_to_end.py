@@ -49,7 +49,7 @@ async def test_no_planted_identifier_reaches_the_database_files(
         )
     await bot.fake.async_wait_for("sendMessage", count=len(CORPUS), timeout=60)
     assert bot.errors() == 0
-    bot.log.flush()
+    assert bot.log.flush(timeout=30)
 
     raw = _database_bytes(bot.settings.db_path)  # while the WAL is live, before any checkpoint
     leaks = []
@@ -72,7 +72,7 @@ async def test_no_planted_identifier_reaches_the_database_files(
 
 async def test_a_locked_database_does_not_stop_replies(bot: Bot) -> None:
     await bot.say("/help")  # make sure the log has opened its file
-    bot.log.flush()
+    assert bot.log.flush(timeout=30)
     blocker = sqlite3.connect(bot.settings.db_path, timeout=0.1)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
