@@ -274,7 +274,7 @@ class Matcher:
 
         weights: list[dict[str, float]] = []
         self._phrasings: list[list[str]] = []
-        self._phrase_sets: list[list[tuple[frozenset[str], float]]] = []
+        self._phrase_sets: list[list[tuple[frozenset[str], float]]] = []  # words, IDF total
         canonical_phrasings: list[list[list[str]]] = []
         for fields in fields_per_entry:
             entry_weights: dict[str, float] = {}
@@ -301,6 +301,12 @@ class Matcher:
         for canonical in canonical_phrasings:
             sets = [frozenset(words) for words in canonical]
             self._phrase_sets.append([(ws, sum(self.idf(w) for w in ws)) for ws in sets])
+        # word -> (doc, phrasing) pairs, so overlaps are summed only where words meet.
+        self._phrase_postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for index, phrase_sets in enumerate(self._phrase_sets):
+            for number, (words, _) in enumerate(phrase_sets):
+                for word in words:
+                    self._phrase_postings[word].append((index, number))
         self._story_cap = STORY_WORDS * statistics.median(self._idf.values() or [1.0])
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for index, entry_weights in enumerate(weights):
@@ -328,17 +334,13 @@ class Matcher:
             return MatchResult("none", ())
         candidates = sorted(lexical, key=lexical.__getitem__, reverse=True)[:CANDIDATES]
         query = " ".join(content)
-        query_idf = {w: self.idf(w) for w in content}
-        query_total = sum(query_idf.values())
+        overlaps = self._overlaps(content, set(candidates))
         scored: list[tuple[float, Entry | Decline]] = []
         for index in candidates:
             share = min(1.0, lexical[index] / total)
             phrasing = process.extractOne(query, self._phrasings[index], scorer=PHRASING_SCORER)
             similarity = phrasing[1] / 100.0 if phrasing else 0.0
-            overlap = max(
-                (self._overlap(query_idf, query_total, p) for p in self._phrase_sets[index]),
-                default=0.0,
-            )
+            overlap = overlaps.get(index, 0.0)
             score = 100.0 * (
                 LEXICAL_SHARE * share
                 + PHRASING_SHARE * similarity
@@ -358,16 +360,23 @@ class Matcher:
             return MatchResult("none", top, declined=decline[1])
         return MatchResult(self.decide(top), top)
 
-    @staticmethod
-    def _overlap(
-        query_idf: Mapping[str, float], query_total: float, phrase: tuple[frozenset[str], float]
-    ) -> float:
-        """IDF-weighted share of the question and one phrasing that they have in common."""
-        words, phrase_total = phrase
-        common = sum(weight for word, weight in query_idf.items() if word in words)
-        if not common:
-            return 0.0
-        return common / (query_total + phrase_total - common)
+    def _overlaps(self, content: list[str], candidates: set[int]) -> dict[int, float]:
+        """For each candidate, the best IDF-weighted overlap between the question and one of
+        its phrasings: the weight of the words they share over the weight of all their words."""
+        common: dict[tuple[int, int], float] = defaultdict(float)
+        for word in content:
+            weight = self.idf(word)
+            for key in self._phrase_postings.get(word, ()):
+                if key[0] in candidates:
+                    common[key] += weight
+        query_total = sum(self.idf(w) for w in content)
+        best: dict[int, float] = {}
+        for (index, number), shared in common.items():
+            phrase_total = self._phrase_sets[index][number][1]
+            value = shared / (query_total + phrase_total - shared)
+            if value > best.get(index, 0.0):
+                best[index] = value
+        return best
 
     def decide(self, matches: tuple[Match, ...]) -> Decision:
         t = self.thresholds
