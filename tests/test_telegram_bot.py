@@ -19,7 +19,7 @@ from telegram import Message
 
 from fake_bot_api import FakeBotAPI
 from rightsdesk.conversation import Block, Reply
-from rightsdesk.telegram_bot import render_html, send_reply
+from rightsdesk.telegram_bot import FloodGate, render_html, send_reply
 from telegram_harness import ADMIN, USER, Bot, conversation, labels
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -319,3 +319,16 @@ def test_webhook_mode_rejects_a_request_without_the_secret_token(
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
+
+
+def test_the_flood_gate_warns_once_per_window_and_forgets_quiet_users() -> None:
+    now = [0.0]
+    gate = FloodGate(limit=2, window_s=60, clock=lambda: now[0])
+    assert [gate.allow(1) for _ in range(4)] == [True, True, None, False]
+    now[0] = 61.0
+    assert gate.allow(1) is True  # a new window
+    for user in range(2, 10_003):
+        gate.allow(user)
+    now[0] = 200.0
+    gate.allow(99_999)  # many users seen: the quiet ones are dropped from memory
+    assert len(gate._seen) < 10

@@ -42,7 +42,7 @@ from telegram.ext import (
     filters,
 )
 
-from rightsdesk.config import Settings
+from rightsdesk.config import ConfigError, Settings
 from rightsdesk.conversation import Block, Conversation, Reply
 from rightsdesk.knowledge_base import KnowledgeBase, load_knowledge_base
 from rightsdesk.matching import Matcher, MatchResult
@@ -56,6 +56,7 @@ SEND_ATTEMPTS = 3
 # Updates handled at once. Measured with tests/bench_telegram.py: 8 beat both 4 and 16, and
 # PTB's default of 256 spent most of its time in httpx's connection-pool bookkeeping.
 CONCURRENT_UPDATES = 8
+FLOOD_USERS_KEPT = 10_000
 COMMANDS = (
     ("start", "What this bot is and how to ask"),
     ("topics", "Browse the Guidelines part by part"),
@@ -166,6 +167,8 @@ class FloodGate:
     def allow(self, user_id: int) -> bool | None:
         """True to handle, None to warn once, False to drop quietly."""
         now = self.clock()
+        if len(self._seen) > FLOOD_USERS_KEPT:
+            self._forget_quiet_users(now)
         seen = self._seen[user_id]
         while seen and now - seen[0] > self.window_s:
             seen.popleft()
@@ -177,6 +180,14 @@ class FloodGate:
             self._warned[user_id] = now
             return None
         return False
+
+    def _forget_quiet_users(self, now: float) -> None:
+        # Keeps memory flat on a bot that meets many people: only recent senders are kept.
+        for user_id in [
+            u for u, seen in self._seen.items() if not seen or now - seen[-1] > self.window_s
+        ]:
+            del self._seen[user_id]
+            self._warned.pop(user_id, None)
 
 
 # -- the bot ------------------------------------------------------------------------------
@@ -473,7 +484,6 @@ def build_application(
     builder = (
         builder.concurrent_updates(CONCURRENT_UPDATES)
         .connection_pool_size(CONCURRENT_UPDATES)
-        .connection_pool_size(8)
         .post_init(_post_init)
     )
     app = builder.build()
@@ -510,11 +520,6 @@ async def _post_init(app: Application) -> None:
         await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS])
 
 
-async def _post_shutdown(app: Application) -> None:
-    deps: BotDeps = app.bot_data["deps"]
-    deps.query_log.close()
-
-
 # -- running ------------------------------------------------------------------------------
 
 
@@ -538,8 +543,6 @@ class WebhookOptions:
         env_secret: str | None,
     ) -> WebhookOptions:
         if not url:
-            from rightsdesk.config import ConfigError
-
             raise ConfigError("--webhook needs --url, the public https address Telegram calls.")
         # Telegram allows A-Z, a-z, 0-9, _ and - in the secret, up to 256 characters.
         secret = secret_token or env_secret or secrets.token_urlsafe(32)
@@ -600,12 +603,7 @@ def run_bot(settings: Settings, *, webhook: WebhookOptions | None = None) -> int
     configure_logging()
     conversation = load_conversation(settings)
     query_log = open_query_log(settings)
-    app = build_application(
-        settings,
-        conversation,
-        query_log,
-        builder=ApplicationBuilder().post_shutdown(_post_shutdown),
-    )
+    app = build_application(settings, conversation, query_log)
     log.info(
         "Rights Desk starting: %s entries (%s), %s",
         len(conversation.kb),
