@@ -388,13 +388,17 @@ def _admin_command(name: str) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], A
         from rightsdesk import admin_reports
 
         settings = deps.settings
-        try:
+
+        def report() -> str:
             if name == "stats":
-                report = admin_reports.stats(settings.db_path, since=None, k=settings.k_anonymity)
-                text = admin_reports.format_stats(report)
-            else:
-                groups, withheld = admin_reports.gaps(settings.db_path, k=settings.k_anonymity)
-                text = admin_reports.format_gaps(groups, withheld)
+                found = admin_reports.stats(settings.db_path, since=None, k=settings.k_anonymity)
+                return admin_reports.format_stats(found)
+            groups, withheld = admin_reports.gaps(settings.db_path, k=settings.k_anonymity)
+            return admin_reports.format_gaps(groups, withheld)
+
+        try:
+            # Grouping thousands of questions takes seconds: keep other users' replies flowing.
+            text = await asyncio.to_thread(report)
         except Exception:
             log.exception("admin report failed")
             text = deps.conversation.messages.get("error", lang)
