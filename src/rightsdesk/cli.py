@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rightsdesk import __version__
 from rightsdesk.config import ConfigError, Settings
@@ -17,8 +18,11 @@ from rightsdesk.knowledge_base import (
     check_knowledge_base,
     load_knowledge_base,
 )
-from rightsdesk.messages import check_messages, load_messages
+from rightsdesk.messages import check_messages
 from rightsdesk.query_log import QueryLogError
+
+if TYPE_CHECKING:
+    from rightsdesk.conversation import Conversation
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,19 +186,10 @@ def _kb_list(args: argparse.Namespace, settings: Settings) -> int:
 # -- matching -----------------------------------------------------------------------------
 
 
-def _conversation(args: argparse.Namespace, settings: Settings):
-    from rightsdesk.conversation import Conversation
-    from rightsdesk.matching import Matcher
+def _conversation(args: argparse.Namespace, settings: Settings) -> Conversation:
+    from rightsdesk.telegram_bot import load_conversation
 
-    kb = _kb(args, settings)
-    messages = load_messages(settings.messages_path)
-    return Conversation(
-        kb,
-        Matcher(kb),
-        messages,
-        retention_days=settings.retention_days,
-        k_anonymity=settings.k_anonymity,
-    )
+    return load_conversation(settings, kb_dir=args.kb)
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -411,16 +406,9 @@ def _logs_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _logs_purge(args: argparse.Namespace, settings: Settings) -> int:
-    from rightsdesk.query_log import QueryLog
+    from rightsdesk.query_log import purge
 
-    # Purging reads no user data, so it needs no pseudonym secret; the log is not opened,
-    # since opening would purge on its own and hide the count.
-    log = QueryLog(settings.db_path, secret=bytes(32), retention_days=settings.retention_days)
-    try:
-        deleted = log.purge()
-    except QueryLogError as error:
-        print(f"rightsdesk: {error}", file=sys.stderr)
-        return 1
+    deleted = purge(settings.db_path, settings.retention_days)
     print(f"Deleted {deleted} queries older than {settings.retention_days} days.")
     return 0
 

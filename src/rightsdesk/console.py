@@ -34,11 +34,6 @@ def _render_block(block: Block, width: int) -> str:
     return "\n".join(textwrap.fill(line, width) if line else "" for line in block.text.split("\n"))
 
 
-def render_buttons(buttons: tuple[tuple[Button, ...], ...]) -> list[Button]:
-    flat = [button for row in buttons for button in row]
-    return flat
-
-
 class ConsoleChat:
     """A read-eval-print loop over :class:`Conversation`.
 
@@ -68,7 +63,7 @@ class ConsoleChat:
 
     def say(self, reply: Reply) -> None:
         self.stdout.write("\n" + render_text(reply) + "\n")
-        self.choices = render_buttons(reply.buttons)
+        self.choices = [button for row in reply.buttons for button in row]
         if self.choices:
             self.stdout.write("\n")
             for number, button in enumerate(self.choices, start=1):

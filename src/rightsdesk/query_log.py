@@ -368,26 +368,11 @@ class QueryLog:
     # -- retention
 
     def purge(self, now: datetime | None = None) -> int:
-        """Delete queries older than ``retention_days``, with their feedback and choices.
-
-        Returns how many queries were deleted. Uses its own connection, so it works
-        whether or not the log is open. Raises :class:`QueryLogError` if it fails: this
-        is an admin's command, and a silent failure would keep data past its time.
-        """
-        if not self.path.is_file():
-            raise QueryLogError(f"no query log at {self.path}")
-        try:
-            db = _connect(self.path, self.busy_timeout)
-            try:
-                return _purge(db, self._cutoff(now))
-            finally:
-                db.close()
-        except sqlite3.Error as exc:
-            raise QueryLogError(f"cannot purge the query log at {self.path}: {exc}") from exc
+        """Delete queries older than ``retention_days``; see :func:`purge`."""
+        return purge(self.path, self.retention_days, now=now, busy_timeout=self.busy_timeout)
 
     def _cutoff(self, now: datetime | None) -> str:
-        now = now or datetime.now(UTC)
-        return hour_bucket(now - timedelta(days=self.retention_days))
+        return _cutoff_hour(self.retention_days, now)
 
     # -- the writer thread
 
@@ -545,6 +530,33 @@ class NullQueryLog:
 
     def __exit__(self, *exc_info: object) -> None:
         pass
+
+
+def purge(
+    path: Path | str, retention_days: int, *, now: datetime | None = None, busy_timeout: float = 2.0
+) -> int:
+    """Delete queries older than ``retention_days``, with their feedback and choices.
+
+    Returns how many queries were deleted. Needs no pseudonym secret and works whether or
+    not a bot has the log open. Raises :class:`QueryLogError` if it fails: this is an
+    admin's command, and a silent failure would keep data past its time.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise QueryLogError(f"no query log at {path}")
+    try:
+        db = _connect(path, busy_timeout)
+        try:
+            return _purge(db, _cutoff_hour(retention_days, now))
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise QueryLogError(f"cannot purge the query log at {path}: {exc}") from exc
+
+
+def _cutoff_hour(retention_days: int, now: datetime | None) -> str:
+    now = now or datetime.now(UTC)
+    return hour_bucket(now - timedelta(days=retention_days))
 
 
 # --- reading ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from telegram import (
@@ -572,8 +573,9 @@ def open_query_log(settings: Settings) -> AnyLog:
         return NullQueryLog()
 
 
-def load_conversation(settings: Settings) -> Conversation:
-    kb = load_knowledge_base(settings.kb_dir)
+def load_conversation(settings: Settings, *, kb_dir: Path | None = None) -> Conversation:
+    """Content loaded and checked, matcher index built: everything a reply needs, once."""
+    kb = load_knowledge_base(kb_dir or settings.kb_dir)
     return Conversation(
         kb,
         Matcher(kb),
