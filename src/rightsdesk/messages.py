@@ -40,6 +40,8 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     "unknown_command": frozenset(),
     "error": frozenset(),
     "not_found": frozenset(),
+    "choose_language": frozenset(),
+    "language_set": frozenset(),
     "labels.what_you_can_do": frozenset(),
     "labels.source": frozenset(),
     "labels.details": frozenset(),
@@ -58,6 +60,10 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     "labels.status_draft": frozenset(),
     "labels.status_reviewed": frozenset(),
     "labels.not_advice": frozenset(),
+    "labels.guidance_only": frozenset(),
+    "labels.guidelines_ref": frozenset({"ref"}),
+    "labels.translation_machine": frozenset(),
+    "labels.translation_community": frozenset(),
     "buttons.more": frozenset(),
     "buttons.helpful": frozenset(),
     "buttons.not_helpful": frozenset(),
@@ -66,12 +72,16 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     "buttons.back": frozenset(),
     "buttons.related": frozenset({"title"}),
     "buttons.themes": frozenset(),
+    "buttons.original": frozenset(),
+    "buttons.language": frozenset(),
     "parts.I": frozenset(),
     "parts.II": frozenset(),
     "parts.III": frozenset(),
     "parts.IV": frozenset(),
     "parts.V": frozenset(),
     "parts.topics": frozenset(),
+    **{f"commands.{name}": frozenset() for name in
+       ("start", "topics", "examples", "lang", "privacy", "help", "about")},
 }
 LISTS = frozenset({"example_questions"})
 BUTTON_MAX = 40  # longer labels are cut off on small phones
