@@ -93,7 +93,7 @@ async def run(updates: int, users: int, *, rate_limited: bool) -> dict[str, obje
                 "TELEGRAM_BOT_TOKEN": token,
                 "TELEGRAM_API_URL": base_url,
                 "RIGHTSDESK_DB": str(Path(tmp) / "bench.db"),
-                "RIGHTSDESK_SECRET": "benchmark-secret-0123456789",
+                "RIGHTSDESK_SECRET": "benchmark-secret-0123456789-0123456789",
                 "RIGHTSDESK_FLOOD_LIMIT": str(updates),  # measure the bot, not the flood gate
             }
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,25 +11,20 @@ from telegram.ext import Application, ApplicationBuilder
 
 from fake_bot_api import Call, FakeBotAPI
 from rightsdesk.config import Settings
-from rightsdesk.conversation import Conversation
+from rightsdesk.desk import Desk
 from rightsdesk.query_log import QueryLog
-from rightsdesk.telegram_bot import build_application, load_conversation
+from rightsdesk.telegram_bot import Handlers, build_application
 
 USER = 4242
 ADMIN = 999
-SECRET = "test-secret-of-at-least-16-bytes"
-
-
-@functools.cache
-def conversation() -> Conversation:
-    """Built once for all tests: the knowledge base and matcher are read-only."""
-    return load_conversation(Settings.from_env({}))
 
 
 @dataclass
 class Bot:
     fake: FakeBotAPI
-    app: Application
+    app: Application  # type: ignore[type-arg]
+    handlers: Handlers
+    desk: Desk
     log: QueryLog
     settings: Settings
 
@@ -73,12 +67,7 @@ class Bot:
         return list(sqlite_utils.Database(self.settings.db_path)[table].rows)
 
     def errors(self) -> int:
-        return int(self.app.bot_data.get("errors", 0))
-
-
-def _labels(call: Call) -> list[str]:
-    markup = call.params.get("reply_markup") or {}
-    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+        return self.handlers.errors
 
 
 def labels(call: Call) -> list[str]:
@@ -86,29 +75,38 @@ def labels(call: Call) -> list[str]:
     return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
 
 
+def bot_settings(fake_bot_api: FakeBotAPI, tmp_path: Path, **env: str) -> Settings:
+    from conftest import ROOT, SECRET
+
+    base = {
+        "TELEGRAM_BOT_TOKEN": fake_bot_api.token,
+        "TELEGRAM_API_URL": fake_bot_api.base_url,
+        "RIGHTSDESK_DB": str(tmp_path / "queries.db"),
+        "RIGHTSDESK_SECRET": SECRET.decode(),
+        "RIGHTSDESK_ADMINS": str(ADMIN),
+    }
+    return Settings.from_env({**base, **env}, root=ROOT)
+
+
 async def running_bot(fake_bot_api: FakeBotAPI, tmp_path: Path) -> AsyncIterator[Bot]:
-    settings = Settings.from_env(
-        {
-            "TELEGRAM_BOT_TOKEN": fake_bot_api.token,
-            "TELEGRAM_API_URL": fake_bot_api.base_url,
-            "RIGHTSDESK_DB": str(tmp_path / "queries.db"),
-            "RIGHTSDESK_SECRET": SECRET,
-            "RIGHTSDESK_ADMINS": str(ADMIN),
-        }
-    )
-    log = QueryLog(settings.db_path, secret=SECRET.encode()).open()
+    from conftest import make_desk
+
+    settings = bot_settings(fake_bot_api, tmp_path)
+    assert settings.secret is not None
+    log = QueryLog(settings.db_path, secret=settings.secret).open()
+    desk = make_desk(settings, log)
     builder = (
         ApplicationBuilder()
         .get_updates_read_timeout(3)
         .get_updates_connect_timeout(2)
         .get_updates_pool_timeout(2)
     )
-    app = build_application(settings, conversation(), log, builder=builder)
+    app, handlers = build_application(settings, desk, builder=builder)
     async with app:
         await app.updater.start_polling(poll_interval=0, timeout=1)
         await app.start()
         try:
-            yield Bot(fake_bot_api, app, log, settings)
+            yield Bot(fake_bot_api, app, handlers, desk, log, settings)
         finally:
             await app.updater.stop()
             await app.stop()

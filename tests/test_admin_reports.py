@@ -14,12 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from rightsdesk.admin_reports import export, format_gaps, format_stats, gaps, stats
+from conftest import SECRET
+from rightsdesk.admin_reports import Rating, export, format_gaps, format_stats, gaps, stats
 from rightsdesk.query_log import QueryEvent, QueryLog
 
-SECRET = b"test-secret-of-at-least-16-bytes"
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # Thursday of 2026-W48
 LAST_WEEK = NOW - timedelta(days=7)
+
+
+def _gaps(path: Path, **kwargs: object) -> tuple[list[dict[str, object]], int]:
+    """gaps() as plain data, so a test can compare whole groups."""
+    report = gaps(path, **kwargs).to_dict()  # type: ignore[arg-type]
+    return report["groups"], report["withheld"]
 
 
 class Log:
@@ -97,17 +103,18 @@ def test_stats_counts_decisions_languages_entries_feedback_and_people(db) -> Non
 
     d = stats(path, since=timedelta(days=3), now=NOW)
 
-    assert d["total"] == 8
-    assert d["by_decision"] == {"answer": 6, "clarify": 1, "none": 1}
+    assert d.total == 8
+    assert d.by_decision == {"answer": 6, "clarify": 1, "none": 1}
     # Thai was asked by one person: it is folded into "(other)", not named.
-    assert d["by_language"] == {"en": 4, "id": 3, "(other)": 1}
-    assert d["by_entry"] == {"ii-5-search-seizure": 6}
-    assert d["helpful"] == {"ii-5-search-seizure": {"helpful": 2, "rated": 3, "share": 0.67}}
-    assert d["askers_per_week"] == {"2026-W48": 5}
-    assert d["folded"] == {"languages": 1, "entries": 0}
+    assert d.by_language == {"en": 4, "id": 3, "(other)": 1}
+    assert d.by_entry == {"ii-5-search-seizure": 6}
+    assert d.helpful == {"ii-5-search-seizure": Rating(helpful=2, rated=3, share=0.67)}
+    assert d.askers_per_week == {"2026-W48": 5}
+    assert (d.folded_languages, d.folded_entries) == (1, 0)
+    assert d.to_dict()["folded"] == {"languages": 1, "entries": 0}
 
     everything = stats(path, since=None, now=NOW)
-    assert everything["askers_per_week"] == {"2026-W47": 1, "2026-W48": 5}
+    assert everything.askers_per_week == {"2026-W47": 1, "2026-W48": 5}
 
 
 def test_format_stats_fits_a_phone_screen(db) -> None:
@@ -130,7 +137,7 @@ def test_gaps_groups_near_duplicates_asked_by_enough_people(db) -> None:
     phone_questions(log, range(1, 5))  # four people, four phrasings
     log.close()
 
-    groups, withheld = gaps(path, now=NOW)
+    groups, withheld = _gaps(path, now=NOW)
 
     assert withheld == 0
     [group] = groups
@@ -155,12 +162,12 @@ def test_a_question_asked_by_fewer_than_k_people_is_withheld(db) -> None:
                 decision="none", top_id=None)  # fmt: skip
     log.close()
 
-    groups, withheld = gaps(path, now=NOW)
+    groups, withheld = _gaps(path, now=NOW)
 
     assert [g["count"] for g in groups] == [3]
     assert withheld == 1
     assert not any("Aceh" in e for g in groups for e in g["examples"])
-    assert "1 smaller group(s) withheld" in format_gaps(groups, withheld)
+    assert "1 smaller group(s) withheld" in format_gaps(gaps(path, now=NOW))
 
 
 def test_people_are_not_added_up_across_weeks(db) -> None:
@@ -171,7 +178,7 @@ def test_people_are_not_added_up_across_weeks(db) -> None:
         log.ask("can police take my phone", user=user, decision="none", top_id=None, at=at)
     log.close()
 
-    assert gaps(path, now=NOW) == ([], 1)
+    assert _gaps(path, now=NOW) == ([], 1)
 
 
 def test_gaps_include_low_scores_and_answers_rated_not_helpful(db) -> None:
@@ -184,7 +191,7 @@ def test_gaps_include_low_scores_and_answers_rated_not_helpful(db) -> None:
         log.ask("what are my rights when arrested", user=user, helpful=True)  # fine: not a gap
     log.close()
 
-    groups, _ = gaps(path, now=NOW, low_score=50)
+    groups, _ = _gaps(path, now=NOW, low_score=50)
 
     by_kind = {g["kind"]: g for g in groups}
     assert set(by_kind) == {"low score", "not helpful"}
@@ -200,7 +207,7 @@ def test_thai_questions_are_not_lumped_together(db) -> None:
         log.ask("ยาบ้ามีโทษอะไร", user=user, lang="th", decision="none", top_id=None)
     log.close()
 
-    groups, _ = gaps(path, now=NOW)
+    groups, _ = _gaps(path, now=NOW)
     assert sorted(g["count"] for g in groups) == [3, 3]
 
 
@@ -209,7 +216,7 @@ def test_format_gaps_is_plain_short_text(db) -> None:
     phone_questions(log, range(1, 5))
     log.close()
 
-    text = format_gaps(*gaps(path, now=NOW))
+    text = format_gaps(gaps(path, now=NOW))
     assert text.startswith("Gaps: 1 group(s)")
     assert "1. unanswered: 4 queries, 4+ people" in text
     assert max(len(line) for line in text.splitlines()) <= 80

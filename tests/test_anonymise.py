@@ -264,8 +264,8 @@ def test_pseudonym_reveals_neither_user_id_nor_secret() -> None:
 
 
 def test_short_secrets_are_refused() -> None:
-    with pytest.raises(ValueError, match="at least 16 bytes"):
-        Pseudonymiser(b"too short")
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        Pseudonymiser(b"thirty-one bytes, one too short")
 
 
 def test_weeks_follow_iso_8601_in_utc() -> None:
@@ -293,29 +293,26 @@ def test_naive_datetimes_are_refused() -> None:
 # --- the secret --------------------------------------------------------------------------------
 
 
-def test_secret_from_the_environment_wins(tmp_path: Path) -> None:
-    path = tmp_path / "secret"
-    assert load_secret("a-long-enough-secret-from-env", path) == b"a-long-enough-secret-from-env"
-    assert not path.exists()
-
-
 def test_secret_file_is_created_0600_in_a_private_directory(tmp_path: Path) -> None:
     path = tmp_path / "state" / "pseudonym.key"
-    secret = load_secret(None, path)
+    secret = load_secret(path)
     assert len(secret) == 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert load_secret(None, path) == secret  # read back, not regenerated
+    assert load_secret(path) == secret  # read back, not regenerated
 
 
 def test_secret_file_readable_by_group_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "pseudonym.key"
-    load_secret(None, path)
+    load_secret(path)
     os.chmod(path, 0o640)
     with pytest.raises(ValueError, match=r"chmod 600 .*pseudonym\.key"):
-        load_secret(None, path)
+        load_secret(path)
 
 
-def test_short_secrets_in_the_environment_are_refused(tmp_path: Path) -> None:
+def test_a_short_secret_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "pseudonym.key"
+    path.write_bytes(b"short")
+    os.chmod(path, 0o600)
     with pytest.raises(ValueError, match=r"secrets\.token_hex"):
-        load_secret("short", tmp_path / "unused")
+        load_secret(path)

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SECRET
 from rightsdesk.cli import main
 from rightsdesk.query_log import QueryEvent, QueryLog
-
-SECRET = b"test-secret-of-at-least-16-bytes"
 
 
 def _ask(log: QueryLog, text: str, user: int, decision: str = "none", *, days_ago: int = 0) -> None:

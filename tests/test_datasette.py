@@ -24,6 +24,7 @@ import pytest
 pytest.importorskip("datasette")
 pytest.importorskip("datasette_auth_passwords")
 
+from conftest import SECRET
 from rightsdesk.query_log import QueryEvent, QueryLog
 
 METADATA = Path(__file__).resolve().parents[1] / "deploy" / "datasette" / "metadata.yml"
@@ -73,7 +74,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The file name gives the database its name in Datasette, and the saved queries in
     # metadata.yml belong to "rightsdesk".
     path = tmp_path_factory.mktemp("datasette") / "rightsdesk.db"
-    with QueryLog(path, secret=b"test-secret-of-at-least-16-bytes") as log:
+    with QueryLog(path, secret=SECRET) as log:
         for user, text in enumerate(["can police take my phone", "where is methadone in Hue"]):
             log.record_query(unanswered(text, user))
     return path
@@ -146,7 +147,7 @@ def test_a_wrong_password_is_refused(datasette: str) -> None:
 
 
 def test_the_live_database_is_served_while_the_bot_writes(datasette: str, database: Path) -> None:
-    with QueryLog(database, secret=b"test-secret-of-at-least-16-bytes") as log:
+    with QueryLog(database, secret=SECRET) as log:
         log.record_query(unanswered("is naloxone legal here", user=3))
         log.flush()
         status, body = get(

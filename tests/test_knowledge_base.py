@@ -52,8 +52,8 @@ def test_a_valid_base_loads_with_entries_synonyms_and_a_version() -> None:
     assert [e.id for e in kb.entries] == ["ex-test-example", "ii-9-privacy"]
     privacy = kb.by_ref("II.9")
     assert privacy is not None and privacy.kind == "provision"
-    assert privacy.detail_levels("en")["may"] == ("Decriminalise possession for personal use.",)
-    assert privacy.text("title", "id") == "Right to privacy"  # no Indonesian yet: English
+    assert privacy.details.get("en")["may"] == ("Decriminalise possession for personal use.",)
+    assert privacy.title.get("id") == "Right to privacy"  # no Indonesian yet: English
     assert kb.synonyms["cops"] == "police" and kb.synonyms["warant"] == "warrant"
     assert kb.version.startswith("kb-")
 
@@ -204,4 +204,4 @@ def test_refs_and_titles_match_the_outline() -> None:
         expected = outline[entry.ref]
         if expected.startswith("("):
             continue  # the outline saw no wording for this heading (III.4)
-        assert entry.text("title", "en").casefold() == expected.casefold(), entry.ref
+        assert entry.title.get("en").casefold() == expected.casefold(), entry.ref

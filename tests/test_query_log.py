@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import SECRET
 from rightsdesk.query_log import (
     KEY_LENGTH,
     NullQueryLog,
@@ -26,7 +27,6 @@ from rightsdesk.query_log import (
     QueryLogReader,
 )
 
-SECRET = b"test-secret-of-at-least-16-bytes"
 NOW = datetime(2026, 11, 26, 15, 47, 33, 123456, tzinfo=UTC)
 CORPUS = yaml.safe_load((Path(__file__).parent / "data" / "pii_corpus.yaml").read_text("utf-8"))
 
@@ -269,7 +269,7 @@ def test_twenty_threads_lose_no_row(log: QueryLog, db_path: Path) -> None:
 
 
 def test_a_locked_database_costs_a_row_never_a_reply(
-    db_path: Path, capsys: pytest.CaptureFixture[str]
+    db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     log = QueryLog(db_path, secret=SECRET, busy_timeout=0.1, attempts=2).open()
     locker = sqlite3.connect(db_path, isolation_level=None)
@@ -285,8 +285,9 @@ def test_a_locked_database_costs_a_row_never_a_reply(
         locker.execute("ROLLBACK")
         locker.close()
 
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
+    [record] = [r for r in caplog.records if r.name == "rightsdesk.query_log"]
+    err = record.getMessage()
+    assert "\n" not in err
     assert "dropped 1 row(s)" in err and "locked" in err
     assert "Budi" not in err and "0812" not in err and "arrested" not in err
 
@@ -303,13 +304,13 @@ def test_recording_on_a_closed_log_is_counted_not_raised(db_path: Path) -> None:
 
 
 def test_a_bad_event_is_dropped_without_stopping_the_writer(
-    log: QueryLog, db_path: Path, capsys: pytest.CaptureFixture[str]
+    log: QueryLog, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     log.record_feedback(log.record_query(event()), helpful=True, at=datetime(2026, 1, 1))  # naive
     log.record_query(event("still logging"))
     log.flush()
     assert log.write_failures == 1
-    assert "could not anonymise" in capsys.readouterr().err
+    assert "could not anonymise" in caplog.text
     assert len(rows(db_path)) == 2
 
 

@@ -5,7 +5,6 @@ Each test sends updates the way Telegram would and reads what the bot sent back.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -17,10 +16,12 @@ from pathlib import Path
 import httpx
 from telegram import Message
 
+from conftest import SECRET, free_port
 from fake_bot_api import FakeBotAPI
 from rightsdesk.conversation import Block, Reply
-from rightsdesk.telegram_bot import FloodGate, render_html, send_reply
-from telegram_harness import ADMIN, USER, Bot, conversation, labels
+from rightsdesk.flood import FloodGate, Verdict
+from rightsdesk.telegram_render import render_html
+from telegram_harness import ADMIN, USER, Bot, labels
 
 ROOT = Path(__file__).resolve().parents[1]
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -193,15 +194,15 @@ def test_a_long_answer_is_split_at_paragraphs_and_every_part_is_valid_html() -> 
 
 
 async def test_a_long_answer_arrives_in_several_messages(bot: Bot) -> None:
-    entry = max(conversation().kb.entries, key=lambda e: len(str(e.details)))
-    more = conversation().more(entry, "en")
+    entry = max(bot.desk.kb.entries, key=lambda e: len(str(e.details)))
+    more = bot.desk.conversation.more(entry, "en")
     long_reply = Reply(more.blocks * 12, more.buttons)
     chunks = render_html(long_reply)
     assert len(chunks) >= 2
     await bot.say("/help")  # a real message from the bot to reply under
     before = len(bot.fake.sent_messages(USER))
     last = bot.fake.sent_messages(USER)[-1].response["result"]
-    await send_reply(Message.de_json(last, bot.app.bot), long_reply)
+    await bot.handlers.sender.send(Message.de_json(last, bot.app.bot), long_reply)
     sent = bot.fake.sent_messages(USER)[before:]
     assert [c.params["text"] for c in sent] == chunks
     assert sent[-1].params.get("reply_markup") and not sent[0].params.get("reply_markup")
@@ -217,7 +218,7 @@ def _run_bot(fake: FakeBotAPI, tmp_path: Path, *args: str, token: str | None = N
         "TELEGRAM_BOT_TOKEN": token or fake.token,
         "TELEGRAM_API_URL": fake.base_url,
         "RIGHTSDESK_DB": str(tmp_path / "bot.db"),
-        "RIGHTSDESK_SECRET": "subprocess-secret-of-16-bytes",
+        "RIGHTSDESK_SECRET": SECRET.decode(),
         "NO_PROXY": "127.0.0.1,localhost",
     }
     return subprocess.Popen(
@@ -260,18 +261,10 @@ def test_a_rejected_token_gives_one_sentence_not_a_traceback(
     assert fake_bot_api.token not in out + err
 
 
-def _free_port() -> int:
-    import socket
-
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_webhook_mode_rejects_a_request_without_the_secret_token(
     fake_bot_api: FakeBotAPI, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     process = _run_bot(
         fake_bot_api,
         tmp_path,
@@ -324,11 +317,16 @@ def test_webhook_mode_rejects_a_request_without_the_secret_token(
 def test_the_flood_gate_warns_once_per_window_and_forgets_quiet_users() -> None:
     now = [0.0]
     gate = FloodGate(limit=2, window_s=60, clock=lambda: now[0])
-    assert [gate.allow(1) for _ in range(4)] == [True, True, None, False]
+    assert [gate.check(1) for _ in range(4)] == [
+        Verdict.ALLOW,
+        Verdict.ALLOW,
+        Verdict.WARN,
+        Verdict.DROP,
+    ]
     now[0] = 61.0
-    assert gate.allow(1) is True  # a new window
+    assert gate.check(1) is Verdict.ALLOW  # a new window
     for user in range(2, 10_003):
-        gate.allow(user)
+        gate.check(user)
     now[0] = 200.0
-    gate.allow(99_999)  # many users seen: the quiet ones are dropped from memory
+    gate.check(99_999)  # many users seen: the quiet ones are dropped from memory
     assert len(gate._seen) < 10

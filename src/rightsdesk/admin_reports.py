@@ -19,10 +19,11 @@ import json
 import textwrap
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
@@ -30,7 +31,10 @@ from rightsdesk.anonymise import hour_bucket
 from rightsdesk.query_log import QueryLogReader
 
 __all__ = [
+    "Gap",
     "GapReport",
+    "Rating",
+    "Stats",
     "export",
     "format_gaps",
     "format_stats",
@@ -40,12 +44,68 @@ __all__ = [
 
 OTHER = "(other)"
 _GAP_KINDS = ("unanswered", "not helpful", "low score")
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rating:
+    helpful: int
+    rated: int
+    share: float
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counts for a period. Languages and entries fewer than ``k`` people asked about are
+    folded into ``"(other)"``; ``folded_*`` say how many were."""
+
+    since: str | None
+    k: int
+    total: int
+    by_decision: Mapping[str, int]
+    by_language: Mapping[str, int]
+    by_entry: Mapping[str, int]
+    helpful: Mapping[str, Rating]
+    askers_per_week: Mapping[str, int]
+    folded_languages: int
+    folded_entries: int
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["folded"] = {
+            "languages": data.pop("folded_languages"),
+            "entries": data.pop("folded_entries"),
+        }
+        return data
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A group of similar questions the knowledge base handles badly."""
+
+    kind: str  # the most common of "unanswered", "not helpful", "low score"
+    kinds: Mapping[str, int]
+    count: int
+    askers: int
+    closest_entry: str | None
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """What :func:`gaps` may show, biggest group first, and how many groups it withheld."""
+
+    groups: tuple[Gap, ...]
+    withheld: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"groups": [asdict(g) for g in self.groups], "withheld": self.withheld}
 
 
 # --- shared helpers -------------------------------------------------------------------------
 
 
-def _load(db_path: Path | str, since: timedelta | None, now: datetime | None) -> list[dict]:
+def _load(db_path: Path | str, since: timedelta | None, now: datetime | None) -> list[Row]:
     cutoff = _cutoff(since, now)
     with QueryLogReader(db_path) as reader:
         return list(reader.queries(since=cutoff))
@@ -57,7 +117,7 @@ def _cutoff(since: timedelta | None, now: datetime | None) -> datetime | None:
     return (now or datetime.now(UTC)) - since
 
 
-def _askers(rows: Iterable[dict]) -> int:
+def _askers(rows: Iterable[Row]) -> int:
     """People behind ``rows``, at least: the most distinct pseudonyms in any one week."""
     per_week: dict[str, set[str]] = defaultdict(set)
     for row in rows:
@@ -151,16 +211,14 @@ def stats(
     since: timedelta | None = None,
     k: int = 3,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> Stats:
     """Counts for the period: totals, decisions, languages, entries, feedback, askers.
 
-    Languages and entries asked by fewer than ``k`` people are folded into ``"(other)"``
-    (their number is in ``"folded"``); totals and decision counts are not folded, as they
-    say nothing about what anyone asked.
+    Totals and decision counts are not folded, as they say nothing about what anyone asked.
     """
     rows = _load(db_path, since, now)
-    by_lang: dict[str, list[dict]] = defaultdict(list)
-    by_entry: dict[str, list[dict]] = defaultdict(list)
+    by_lang: dict[str, list[Row]] = defaultdict(list)
+    by_entry: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_lang[row["lang"] or "?"].append(row)
         if row["decision"] == "answer" and row["top_id"]:
@@ -174,30 +232,27 @@ def stats(
             continue
         rated = [r["helpful"] for r in entry_rows if r["helpful"] is not None]
         if rated:
-            helpful[entry] = {
-                "helpful": sum(rated),
-                "rated": len(rated),
-                "share": round(sum(rated) / len(rated), 2),
-            }
+            helpful[entry] = Rating(sum(rated), len(rated), round(sum(rated) / len(rated), 2))
     weeks: dict[str, set[str]] = defaultdict(set)
     for row in rows:
         weeks[row["week"]].add(row["asker"])
     decisions = Counter(row["decision"] for row in rows)
     cutoff = _cutoff(since, now)
-    return {
-        "since": hour_bucket(cutoff) if cutoff else None,
-        "k": k,
-        "total": len(rows),
-        "by_decision": {d: decisions.get(d, 0) for d in ("answer", "clarify", "none")},
-        "by_language": languages,
-        "by_entry": entries,
-        "helpful": helpful,
-        "askers_per_week": {week: len(weeks[week]) for week in sorted(weeks)},
-        "folded": {"languages": folded_langs, "entries": folded_entries},
-    }
+    return Stats(
+        since=hour_bucket(cutoff) if cutoff else None,
+        k=k,
+        total=len(rows),
+        by_decision={d: decisions.get(d, 0) for d in ("answer", "clarify", "none")},
+        by_language=languages,
+        by_entry=entries,
+        helpful=helpful,
+        askers_per_week={week: len(weeks[week]) for week in sorted(weeks)},
+        folded_languages=folded_langs,
+        folded_entries=folded_entries,
+    )
 
 
-def _fold(groups: dict[str, list[dict]], k: int) -> tuple[dict[str, int], int]:
+def _fold(groups: dict[str, list[Row]], k: int) -> tuple[dict[str, int], int]:
     shown: dict[str, int] = {}
     other, folded = 0, 0
     for name, rows in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
@@ -211,45 +266,34 @@ def _fold(groups: dict[str, list[dict]], k: int) -> tuple[dict[str, int], int]:
     return shown, folded
 
 
-def format_stats(d: dict[str, Any]) -> str:
+def format_stats(d: Stats) -> str:
     """``stats()`` as plain text in short lines, for a terminal or a Telegram message."""
-    dec = d["by_decision"]
+    dec = d.by_decision
     lines = [
-        f"Queries: {d['total']}" + (f" since {d['since'][:10]}" if d["since"] else ""),
+        f"Queries: {d.total}" + (f" since {d.since[:10]}" if d.since else ""),
         f"Answered {dec['answer']}, clarified {dec['clarify']}, no answer {dec['none']}",
     ]
-    if d["by_language"]:
+    if d.by_language:
         lines += ["", "Languages:"]
-        lines += [f"  {lang}: {n}" for lang, n in d["by_language"].items()]
-    if d["by_entry"]:
+        lines += [f"  {lang}: {n}" for lang, n in d.by_language.items()]
+    if d.by_entry:
         lines += ["", "Answers given:"]
-        for entry, n in d["by_entry"].items():
-            rating = d["helpful"].get(entry)
-            note = f" (helpful {rating['helpful']}/{rating['rated']})" if rating else ""
+        for entry, n in d.by_entry.items():
+            rating = d.helpful.get(entry)
+            note = f" (helpful {rating.helpful}/{rating.rated})" if rating else ""
             lines.append(f"  {entry}: {n}{note}")
-    if d["askers_per_week"]:
+    if d.askers_per_week:
         lines += ["", "People asking, per week:"]
-        lines += [f"  {week}: {n}" for week, n in d["askers_per_week"].items()]
-    folded = d["folded"]["languages"] + d["folded"]["entries"]
-    if folded:
-        lines += ["", f"{OTHER}: asked by fewer than {d['k']} people"]
+        lines += [f"  {week}: {n}" for week, n in d.askers_per_week.items()]
+    if d.folded_languages + d.folded_entries:
+        lines += ["", f"{OTHER}: asked by fewer than {d.k} people"]
     return "\n".join(lines)
 
 
 # --- gaps -----------------------------------------------------------------------------------
 
 
-class GapReport(NamedTuple):
-    """What :func:`gaps` may show, biggest group first, and how many groups it withheld.
-
-    Unpacks as ``groups, withheld = gaps(...)``.
-    """
-
-    groups: list[dict[str, Any]]
-    withheld: int
-
-
-def _gap_kind(row: dict, low_score: float) -> str | None:
+def _gap_kind(row: Row, low_score: float) -> str | None:
     if row["decision"] == "none":
         return "unanswered"
     if row["helpful"] is False:
@@ -281,7 +325,8 @@ def gaps(
         kind = _gap_kind(row, low_score)
         if kind:
             candidates.append({**row, "kind": kind})
-    shown, withheld = [], 0
+    shown: list[Gap] = []
+    withheld = 0
     for members in _cluster([c["text"] for c in candidates], threshold):
         rows = [candidates[i] for i in members]
         people = _askers(rows)
@@ -291,33 +336,30 @@ def gaps(
         kinds = Counter(r["kind"] for r in rows)
         entries = Counter(r["top_id"] for r in rows if r["top_id"])
         shown.append(
-            {
-                "kind": min(kinds, key=lambda kd: (-kinds[kd], _GAP_KINDS.index(kd))),
-                "kinds": {kd: kinds[kd] for kd in _GAP_KINDS if kinds[kd]},
-                "count": len(rows),
-                "askers": people,
-                "closest_entry": entries.most_common(1)[0][0] if entries else None,
-                "examples": _examples([r["text"] for r in rows]),
-            }
+            Gap(
+                kind=min(kinds, key=lambda kd: (-kinds[kd], _GAP_KINDS.index(kd))),
+                kinds={kd: kinds[kd] for kd in _GAP_KINDS if kinds[kd]},
+                count=len(rows),
+                askers=people,
+                closest_entry=entries.most_common(1)[0][0] if entries else None,
+                examples=tuple(_examples([r["text"] for r in rows])),
+            )
         )
-    shown.sort(key=lambda g: (-g["count"], -g["askers"], g["examples"][0]))
-    return GapReport(shown, withheld)
+    shown.sort(key=lambda g: (-g.count, -g.askers, g.examples[0]))
+    return GapReport(tuple(shown), withheld)
 
 
-def format_gaps(groups: Sequence[dict[str, Any]], withheld: int = 0) -> str:
+def format_gaps(report: GapReport) -> str:
     """``gaps()`` as plain text in short lines, for a terminal or a Telegram message."""
-    lines = [f"Gaps: {len(groups)} group(s)"]
-    for n, group in enumerate(groups, 1):
-        lines += [
-            "",
-            f"{n}. {group['kind']}: {group['count']} queries, {group['askers']}+ people",
-        ]
-        if group["closest_entry"]:
-            lines.append(f"   closest: {group['closest_entry']}")
-        for example in group["examples"]:
+    lines = [f"Gaps: {len(report.groups)} group(s)"]
+    for n, group in enumerate(report.groups, 1):
+        lines += ["", f"{n}. {group.kind}: {group.count} queries, {group.askers}+ people"]
+        if group.closest_entry:
+            lines.append(f"   closest: {group.closest_entry}")
+        for example in group.examples:
             lines.append("   - " + textwrap.shorten(example, width=70, placeholder="..."))
-    if withheld:
-        lines += ["", f"{withheld} smaller group(s) withheld: too few people asked."]
+    if report.withheld:
+        lines += ["", f"{report.withheld} smaller group(s) withheld: too few people asked."]
     return "\n".join(lines)
 
 
@@ -359,6 +401,7 @@ def export(
     if fmt not in ("csv", "json"):
         raise ValueError(f"fmt must be 'csv' or 'json', not {fmt!r}")
     cutoff = _cutoff(since, now)
+    fields: tuple[str, ...]
     if rows:
         data, withheld = _export_rows(db_path, cutoff, k, threshold)
         fields = _ROW_FIELDS
@@ -397,7 +440,7 @@ def _export_cells(
 ) -> tuple[list[dict[str, Any]], int]:
     with QueryLogReader(db_path) as reader:
         all_rows = list(reader.queries(since=since))
-    cells: dict[tuple, list[dict]] = defaultdict(list)
+    cells: dict[tuple[str, ...], list[Row]] = defaultdict(list)
     for row in all_rows:
         cells[(row["week"], row["lang"], row["decision"], row["top_id"])].append(row)
     data, withheld = [], 0
@@ -419,7 +462,7 @@ def _export_cells(
     return data, withheld
 
 
-def _cell_order(item: tuple[tuple, list]) -> tuple:
+def _cell_order(item: tuple[tuple[str, ...], list[Row]]) -> tuple[str, ...]:
     week, lang, decision, top_id = item[0]
     return (week, lang or "", decision, top_id or "")
 
@@ -429,7 +472,7 @@ def _export_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     with QueryLogReader(db_path) as reader:
         all_rows = list(reader.queries(since=cutoff))
-    keep: list[dict] = []
+    keep: list[Row] = []
     for members in _cluster([r["text"] for r in all_rows], threshold):
         group = [all_rows[i] for i in members]
         if _askers(group) >= k:

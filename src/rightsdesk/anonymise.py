@@ -40,7 +40,7 @@ PLACEHOLDERS = ("[phone]", "[email]", "[url]", "[handle]", "[id-number]", "[name
 
 SECRET_BYTES = 32
 # A shorter key would let whoever holds the database enumerate user ids against it.
-MIN_SECRET_BYTES = 16
+MIN_SECRET_BYTES = 32
 
 # --- redaction patterns --------------------------------------------------------------------
 
@@ -105,7 +105,7 @@ _HONORIFICS = (
     "khun", "nai", "nang", "nangsao", "nong", "phi",
     "anh", "chị", "em", "ông", "bà", "cô", "chú", "bác", "bác sĩ",
 )  # fmt: skip
-_INTRODUCERS = (
+_INTRODUCERS: tuple[str, ...] = (
     # English
     "client", "clients", "named", "called", "name", "name is", "i am", "i'm", "this is",
     "it's", "brother", "sister", "son", "daughter", "husband", "wife", "friend", "cousin",
@@ -357,18 +357,15 @@ class Pseudonymiser:
         return "Pseudonymiser(secret=<hidden>)"
 
 
-def load_secret(env_value: str | None, path: Path) -> bytes:
-    """The pseudonym key: ``env_value`` if set, else the contents of ``path``.
+def load_secret(path: Path) -> bytes:
+    """The pseudonym key in ``path`` (a configured ``RIGHTSDESK_SECRET`` is checked by the
+    settings and used instead).
 
-    If neither exists, 32 random bytes are written to ``path`` (created 0600, its parent
+    If the file does not exist, 32 random bytes are written to ``path`` (created 0600, its parent
     directory 0700) and returned. An existing file that group or others may read or write
     is refused, as is a key too short to resist enumeration. Keep the file out of backups
     that travel with the database: together they re-identify askers within a week.
     """
-    if env_value:
-        secret = env_value.encode("utf-8")
-        _check_length(secret, "the environment variable")
-        return secret
     path = Path(path)
     try:
         return _read_secret(path)

@@ -12,8 +12,10 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from rightsdesk.knowledge_base import Entry, KnowledgeBase
+from rightsdesk.localized import Localized
 from rightsdesk.matching import Matcher
 
 TARGETS = {"build_s": 0.5, "p99_ms": 5.0, "p99_ms_10x": 30.0, "peak_rss_mb": 150.0}
@@ -25,11 +27,13 @@ def scaled(kb: KnowledgeBase, factor: int, *, seed: int = 7) -> KnowledgeBase:
     entries: list[Entry] = list(kb.entries)
     for copy in range(1, factor):
         for entry in kb.entries:
-            questions = {
-                lang: tuple(_perturb(q, rng) for q in items)
-                for lang, items in entry.questions.items()
-            }
-            title = {lang: _perturb(t, rng) for lang, t in entry.title.items()}
+            questions = Localized(
+                {
+                    lang: tuple(_perturb(q, rng) for q in items)
+                    for lang, items in entry.questions.values.items()
+                }
+            )
+            title = Localized({lang: _perturb(t, rng) for lang, t in entry.title.values.items()})
             entries.append(
                 replace(
                     entry,
@@ -40,7 +44,15 @@ def scaled(kb: KnowledgeBase, factor: int, *, seed: int = 7) -> KnowledgeBase:
                     related=(),
                 )
             )
-    return KnowledgeBase(tuple(entries), kb.synonyms, f"{kb.version}-x{factor}", kb.root)
+    return KnowledgeBase(
+        tuple(entries),
+        kb.synonyms,
+        f"{kb.version}-x{factor}",
+        kb.root,
+        declines=kb.declines,
+        rights_words=kb.rights_words,
+        words=kb.words,
+    )
 
 
 def _perturb(text: str, rng: random.Random) -> str:
@@ -94,7 +106,7 @@ def peak_rss_mb() -> float:
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
-def run(kb: KnowledgeBase, questions: Sequence[str]) -> dict[str, object]:
+def run(kb: KnowledgeBase, questions: Sequence[str]) -> dict[str, Any]:
     today = measure(kb, questions)
     tenfold = measure(scaled(kb, 10), questions, rounds=2)
     rss = peak_rss_mb()

@@ -7,6 +7,8 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,11 +20,12 @@ from rightsdesk.knowledge_base import (
     check_knowledge_base,
     load_knowledge_base,
 )
+from rightsdesk.localized import LANGUAGES
 from rightsdesk.messages import check_messages
 from rightsdesk.query_log import QueryLogError
 
 if TYPE_CHECKING:
-    from rightsdesk.conversation import Conversation
+    from rightsdesk.desk import AnyQueryLog, Desk
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="answer one question as the bot would")
     ask.add_argument("question")
-    ask.add_argument("--lang", default="en")
+    ask.add_argument("--lang", choices=LANGUAGES, help="answer in this language")
     ask.add_argument("--json", action="store_true", help="print the decision and matches")
     _kb_option(ask)
     ask.set_defaults(handler=_ask)
@@ -87,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.set_defaults(handler=_bench)
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
-    chat.add_argument("--lang", default="en")
+    chat.add_argument("--lang", choices=LANGUAGES, help="start in this language")
     chat.add_argument("--log", action="store_true", help="log questions like the Telegram bot")
     _kb_option(chat)
     chat.set_defaults(handler=_chat)
@@ -147,9 +150,9 @@ def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return 1
     kinds = {kind: len(kb.of_kind(kind)) for kind in ("principle", "provision", "topic", "example")}
-    questions = sum(len(q) for e in kb.entries for q in e.questions.values())
+    questions = sum(len(q) for e in kb.entries for q in e.questions.values.values())
     languages = sorted({lang for e in kb.entries for lang in e.languages})
-    asked_in = sorted({lang for e in kb.entries for lang in e.questions})
+    asked_in = sorted({lang for e in kb.entries for lang in e.questions.languages})
     print(
         f"OK: {len(kb)} entries ({', '.join(f'{n} {k}s' for k, n in kinds.items())}), "
         f"{questions} questions (in {', '.join(asked_in)}), {len(kb.synonyms)} synonyms, "
@@ -166,9 +169,9 @@ def _kb_list(args: argparse.Namespace, settings: Settings) -> int:
             "id": e.id,
             "kind": e.kind,
             "ref": e.ref,
-            "title": e.text("title", "en"),
+            "title": e.title.get("en"),
             "languages": list(e.languages),
-            "questions": len(e.questions.get("en", ())),
+            "questions": len(e.questions.get("en")),
             "review": e.review.status,
         }
         for e in kb.entries
@@ -186,42 +189,47 @@ def _kb_list(args: argparse.Namespace, settings: Settings) -> int:
 # -- matching -----------------------------------------------------------------------------
 
 
-def _conversation(args: argparse.Namespace, settings: Settings) -> Conversation:
-    from rightsdesk.telegram_bot import load_conversation
+def _desk(
+    args: argparse.Namespace, settings: Settings, query_log: AnyQueryLog | None = None
+) -> Desk:
+    from rightsdesk.desk import Desk
 
-    return load_conversation(settings, kb_dir=args.kb)
+    if getattr(args, "kb", None):
+        settings = replace(settings, kb_dir=args.kb)
+    return Desk.load(settings, query_log)
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from rightsdesk.console import render_text
+    from rightsdesk.console import button_labels, console_asker, render_text
 
-    conversation = _conversation(args, settings)
-    asked = conversation.ask(args.question, args.lang)
+    desk = _desk(args, settings)
+    asker = console_asker()
+    if args.lang:
+        desk.choose_language(asker, args.lang)
+    result = desk.matcher.match(args.question)
+    reply = desk.conversation.reply_for(result, desk.language(asker))
+    text = render_text(reply)
     if args.json:
-        result = asked.result
-        print(
-            json.dumps(
+        document = {
+            "decision": result.decision.value,
+            "lang": reply.lang,
+            "matches": [
                 {
-                    "decision": result.decision,
-                    "matches": [
-                        {
-                            "id": m.entry.id,
-                            "ref": m.entry.ref,
-                            "kind": m.entry.kind,
-                            "title": m.entry.text("title", "en"),
-                            "score": m.score,
-                        }
-                        for m in result.matches
-                    ],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+                    "id": m.entry.id,
+                    "ref": m.entry.ref,
+                    "kind": m.entry.kind,
+                    "title": m.entry.title.get("en"),
+                    "score": m.score,
+                }
+                for m in result.matches
+            ],
+            "declined": result.declined.id if result.declined else None,
+            "text": text,
+        }
+        print(json.dumps(document, ensure_ascii=False, indent=2))
         return 0
-    reply = asked.reply()
-    print(render_text(reply))
-    labels = [b.label for row in reply.buttons for b in row]
+    print(text)
+    labels = button_labels(reply)
     if labels:
         print("\nButtons: " + " | ".join(labels))
     return 0
@@ -231,6 +239,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from rightsdesk.evaluation import (
         METRICS,
         EvalFileError,
+        Metrics,
         bm25_ranker,
         evaluate,
         load_questions,
@@ -255,29 +264,28 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         try:
             baseline = summarise(evaluate(questions, bm25_ranker(kb)))
         except ImportError:
-            print("(BM25 baseline skipped: install the test extra for bm25s)", file=sys.stderr)
+            print("(BM25 baseline skipped: install the eval extra for bm25s)", file=sys.stderr)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report.to_dict(), indent=2))
         if baseline is not None:
-            print(json.dumps({"bm25_baseline": baseline}, indent=2), file=sys.stderr)
+            print(json.dumps({"bm25_baseline": baseline.to_dict()}, indent=2), file=sys.stderr)
         return 0
-    header = f"{'':<20}" + "".join(f"{m:>18}" for m in METRICS)
-    print(header)
-    rows = [("rightsdesk", report["overall"])]
-    rows += [(f"  lang={lang}", m) for lang, m in report["by_lang"].items()]  # type: ignore[union-attr]
+    print(f"{'':<20}" + "".join(f"{m:>18}" for m in METRICS))
+    rows: list[tuple[str, Metrics]] = [("rightsdesk", report.overall)]
+    rows += [(f"  lang={lang}", m) for lang, m in report.by_lang.items()]
     if baseline is not None:
-        rows.append(("bm25 baseline", baseline["overall"]))
-        rows += [(f"  lang={lang}", m) for lang, m in baseline["by_lang"].items()]  # type: ignore[union-attr]
+        rows.append(("bm25 baseline", baseline.overall))
+        rows += [(f"  lang={lang}", m) for lang, m in baseline.by_lang.items()]
     for name, metrics in rows:
-        print(f"{name:<20}" + "".join(f"{metrics[m]:>18}" for m in METRICS))  # type: ignore[index]
+        print(f"{name:<20}" + "".join(f"{getattr(metrics, m):>18}" for m in METRICS))
     if baseline is not None:
         in_scope = [q for q in questions if q.expect]
         ours_ranked = summarise(evaluate(in_scope, ranking_only(matcher_ranker(matcher))))
         bm25_ranked = summarise(evaluate(in_scope, ranking_only(bm25_ranker(kb))))
         print("\nranking alone (every decision counted as an answer, in-scope questions):")
         for name, r in (("rightsdesk", ours_ranked), ("bm25 baseline", bm25_ranked)):
-            m = r["overall"]  # type: ignore[index]
-            print(f"  {name:<18} top1 {m['top1']:.4f}  top3 {m['top3']:.4f}  mrr {m['mrr']:.4f}")
+            m = r.overall
+            print(f"  {name:<18} top1 {m.top1:.4f}  top3 {m.top3:.4f}  mrr {m.mrr:.4f}")
     missed = misses(outcomes)
     print(f"\n{len(missed)} misses:")
     for o in missed:
@@ -318,17 +326,16 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from rightsdesk.console import ConsoleChat
+    from rightsdesk.desk import open_query_log
 
-    conversation = _conversation(args, settings)
-    chat = ConsoleChat(conversation, lang=args.lang, stdin=sys.stdin, stdout=sys.stdout)
-    if args.log:
-        from rightsdesk.telegram_bot import console_logging
-
-        with console_logging(settings, conversation.kb) as hooks:
-            chat.on_query, chat.on_feedback, chat.on_choice = hooks
-            chat.run()
-        return 0
-    chat.run()
+    desk = _desk(args, settings, open_query_log(settings) if args.log else None)
+    chat = ConsoleChat(desk, stdin=sys.stdin, stdout=sys.stdout)
+    if args.lang:
+        desk.choose_language(chat.asker, args.lang)
+    try:
+        chat.run()
+    finally:
+        desk.close()
     return 0
 
 
@@ -337,7 +344,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.console_if_no_token:
             print("No TELEGRAM_BOT_TOKEN set: starting the console chat instead.\n")
             args.kb = None
-            args.lang = "en"
+            args.lang = None
             args.log = False
             return _chat(args, settings)
         print(
@@ -371,7 +378,7 @@ def _logs_stats(args: argparse.Namespace, settings: Settings) -> int:
         settings.db_path, since=_period(args.since), k=settings.k_anonymity
     )
     if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         print(admin_reports.format_stats(report))
     return 0
@@ -380,13 +387,11 @@ def _logs_stats(args: argparse.Namespace, settings: Settings) -> int:
 def _logs_gaps(args: argparse.Namespace, settings: Settings) -> int:
     from rightsdesk import admin_reports
 
-    groups, withheld = admin_reports.gaps(
-        settings.db_path, since=_period(args.since), k=settings.k_anonymity
-    )
+    report = admin_reports.gaps(settings.db_path, since=_period(args.since), k=settings.k_anonymity)
     if args.json:
-        print(json.dumps({"groups": groups, "withheld": withheld}, indent=2, ensure_ascii=False))
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        print(admin_reports.format_gaps(groups, withheld))
+        print(admin_reports.format_gaps(report))
     return 0
 
 
@@ -413,9 +418,7 @@ def _logs_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _period(text: str):
-    from datetime import timedelta
-
+def _period(text: str) -> timedelta | None:
     if text in ("all", ""):
         return None
     units = {"d": 1, "w": 7}

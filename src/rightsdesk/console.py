@@ -1,22 +1,26 @@
-"""The same conversation in a terminal: buttons become numbered choices, no token needed."""
+"""The console adapter: the desk in a terminal. Buttons become numbered choices."""
 
 from __future__ import annotations
 
+import secrets
 import textwrap
-from collections.abc import Callable
 from typing import TextIO
 
-from rightsdesk.conversation import Block, Button, Conversation, Reply
+from rightsdesk.conversation import Block, Button, Reply
+from rightsdesk.desk import Asker, Desk
 
 WIDTH = 78
+QUIT = frozenset({"/quit", "/exit", "quit", "exit"})
 
 
 def render_text(reply: Reply, *, width: int = WIDTH) -> str:
     """A reply as plain text, the way the console and `rightsdesk ask` show it."""
-    out: list[str] = []
-    for block in reply.blocks:
-        out.append(_render_block(block, width))
+    out = [_render_block(block, width) for block in reply.blocks]
     return "\n\n".join(part for part in out if part)
+
+
+def button_labels(reply: Reply) -> list[str]:
+    return [button.label for row in reply.buttons for button in row]
 
 
 def _render_block(block: Block, width: int) -> str:
@@ -34,31 +38,21 @@ def _render_block(block: Block, width: int) -> str:
     return "\n".join(textwrap.fill(line, width) if line else "" for line in block.text.split("\n"))
 
 
-class ConsoleChat:
-    """A read-eval-print loop over :class:`Conversation`.
+def console_asker() -> Asker:
+    """A person at this terminal: a random id per session, so sessions are not one person."""
+    return Asker(id=secrets.randbits(62))
 
-    ``on_query`` lets the caller log questions exactly as the Telegram adapter does; it
-    returns the key that feedback and choice buttons refer to.
-    """
+
+class ConsoleChat:
+    """A read-eval-print loop over the :class:`Desk`, as one asker."""
 
     def __init__(
-        self,
-        conversation: Conversation,
-        *,
-        lang: str = "en",
-        stdin: TextIO,
-        stdout: TextIO,
-        on_query: Callable[[str, object], str] | None = None,
-        on_feedback: Callable[[str, bool], None] | None = None,
-        on_choice: Callable[[str, str], None] | None = None,
+        self, desk: Desk, *, stdin: TextIO, stdout: TextIO, asker: Asker | None = None
     ) -> None:
-        self.conversation = conversation
-        self.lang = lang
+        self.desk = desk
         self.stdin = stdin
         self.stdout = stdout
-        self.on_query = on_query
-        self.on_feedback = on_feedback
-        self.on_choice = on_choice
+        self.asker = asker or console_asker()
         self.choices: list[Button] = []
 
     def say(self, reply: Reply) -> None:
@@ -73,50 +67,24 @@ class ConsoleChat:
     def handle(self, line: str) -> bool:
         """One line of input; False when the user wants to leave."""
         text = line.strip()
-        c = self.conversation
         if not text:
             return True
-        if text in ("/quit", "/exit", "quit", "exit"):
+        if text in QUIT:
             return False
-        if text.isdigit() and self.choices:
+        if text.isascii() and text.isdigit() and self.choices:
             index = int(text) - 1
             if 0 <= index < len(self.choices):
-                self.press(self.choices[index].data)
+                self.say(self.desk.press(self.choices[index].data, self.asker))
                 return True
-        commands = {
-            "/start": c.start,
-            "/help": c.help,
-            "/topics": c.topics,
-            "/examples": c.countries,
-            "/privacy": c.privacy,
-            "/about": c.about,
-        }
         if text.startswith("/"):
-            command = commands.get(text.split()[0])
-            self.say(command(self.lang) if command else c.simple("unknown_command", self.lang))
+            name = text[1:].split()[0] if len(text) > 1 else ""
+            self.say(self.desk.command(name, self.asker))
             return True
-        self.ask(text)
+        self.say(self.desk.ask(text, self.asker))
         return True
 
-    def ask(self, text: str) -> None:
-        asked = self.conversation.ask(text, self.lang)
-        key = self.on_query(text, asked.result) if self.on_query else "-"
-        self.say(asked.reply(key))
-
-    def press(self, data: str) -> None:
-        pressed = self.conversation.press(data, self.lang)
-        if pressed.feedback and self.on_feedback:
-            self.on_feedback(*pressed.feedback)
-        if pressed.choice and self.on_choice:
-            self.on_choice(*pressed.choice)
-        if pressed.ask:
-            self.stdout.write(f"\n> {pressed.ask}\n")
-            self.ask(pressed.ask)
-        elif pressed.reply:
-            self.say(pressed.reply)
-
     def run(self) -> None:
-        self.say(self.conversation.start(self.lang))
+        self.say(self.desk.command("start", self.asker))
         self.stdout.write("\n(Type a question, a number to press a button, or /quit to leave.)\n")
         while True:
             self.stdout.write("\n> ")

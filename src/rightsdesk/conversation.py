@@ -1,8 +1,7 @@
 """The conversation core: what the user sees, for a text or a button press, in any adapter.
 
-Pure Python, no Telegram and no I/O. The Telegram adapter and the console chat both turn
-updates into calls here and render the :class:`Reply` they get back, so a behaviour cannot
-exist in one and not the other.
+Pure Python, no Telegram and no I/O. The desk (:mod:`rightsdesk.desk`) calls it for every
+adapter, so a behaviour cannot exist in the console and not in Telegram.
 
 Button data stays far below Telegram's 64-byte limit: it holds short codes and entry ids
 (at most 48 characters, checked by ``kb check``), never the user's text.
@@ -10,18 +9,32 @@ Button data stays far below Telegram's 64-byte limit: it holds short codes and e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
+from rightsdesk.decision import Decision
 from rightsdesk.knowledge_base import Entry, KnowledgeBase
-from rightsdesk.matching import Matcher, MatchResult
+from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES
+from rightsdesk.matching import MatchResult
 from rightsdesk.messages import Messages
 
 Style = Literal["title", "text", "heading", "bullets", "source", "note"]
 PARTS = ("I", "II", "III", "IV", "V")
 THEMES = "T"
 RELATED_BUTTONS = 3
-NO_QUERY = "-"  # feedback key when nothing was logged (browsing, console without a log)
+BUTTON_TITLE_MAX = 60
+NO_QUERY = "-"  # feedback key when nothing was logged (browsing, a log that is off)
+# Each language named in its own script, so that someone who cannot read the current
+# language still finds theirs.
+NATIVE_NAMES = {
+    "en": "English",
+    "id": "Bahasa Indonesia",
+    "ms": "Bahasa Melayu",
+    "vi": "Tiếng Việt",
+    "th": "ไทย",
+    "my": "မြန်မာ",
+    "tl": "Filipino",
+}
 
 
 @dataclass(frozen=True)
@@ -43,72 +56,62 @@ class Button:
 class Reply:
     blocks: tuple[Block, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
-
-
-@dataclass(frozen=True)
-class Asked:
-    """A question matched: log ``result`` first, then build the reply with the log's key."""
-
-    result: MatchResult
-    conversation: Conversation = field(repr=False)
-    lang: str = "en"
-
-    def reply(self, query_key: str = NO_QUERY) -> Reply:
-        return self.conversation.reply_for(self.result, self.lang, query_key)
+    lang: str = DEFAULT_LANGUAGE  # the language the reply is written in
 
 
 @dataclass(frozen=True)
 class Pressed:
-    """What a button press shows, and what it tells the query log."""
+    """What a button press shows, and what the desk must do besides."""
 
     reply: Reply | None
     feedback: tuple[str, bool] | None = None  # (query key, helpful)
     choice: tuple[str, str] | None = None  # (query key, chosen entry id)
     ask: str | None = None  # an example question to run as if typed
+    language: str | None = None  # the person chose this language
 
 
 class Conversation:
+    """Builds every :class:`Reply`. Knows the content and the bot's words, nothing else."""
+
     def __init__(
-        self,
-        kb: KnowledgeBase,
-        matcher: Matcher,
-        messages: Messages,
-        *,
-        retention_days: int = 180,
-        k_anonymity: int = 3,
+        self, kb: KnowledgeBase, messages: Messages, *, retention_days: int, k_anonymity: int
     ) -> None:
         self.kb = kb
-        self.matcher = matcher
         self.messages = messages
         self.retention_days = retention_days
         self.k_anonymity = k_anonymity
-        self._countries = sorted({e.country for e in kb.of_kind("example") if e.country})
+        english = [e.country.get(DEFAULT_LANGUAGE) for e in kb.of_kind("example") if e.country]
+        self._countries = sorted(set(english))
 
     # -- commands -----------------------------------------------------------------------
 
     def start(self, lang: str) -> Reply:
         m = self.messages
         examples = m.list("example_questions", lang)
-        buttons = [(Button(q, f"q:{i}"),) for i, q in enumerate(examples)]
+        buttons: list[tuple[Button, ...]] = [(Button(q, f"q:{i}"),) for i, q in enumerate(examples)]
         buttons.append(self._browse_row(lang))
-        return Reply(
-            (
-                Block("text", m.get("welcome", lang)),
-                Block("note", m.get("disclaimer", lang)),
-                Block("text", m.get("privacy_line", lang)),
-                Block("text", m.get("how_to_ask", lang)),
-            ),
-            tuple(buttons),
+        buttons.append((Button(m.get("buttons.language", lang), "l"),))
+        blocks = (
+            Block("text", m.get("welcome", lang)),
+            Block("note", m.get("disclaimer", lang)),
+            Block("text", m.get("privacy_line", lang)),
+            Block("text", m.get("how_to_ask", lang)),
+            Block("note", self._language_line()),
         )
+        return Reply(blocks, tuple(buttons), lang)
 
     def help(self, lang: str) -> Reply:
-        return Reply((Block("text", self.messages.get("help", lang)),), (self._browse_row(lang),))
+        blocks = (
+            Block("text", self.messages.get("help", lang)),
+            Block("note", self._language_line()),
+        )
+        return Reply(blocks, (self._browse_row(lang),), lang)
 
     def privacy(self, lang: str) -> Reply:
         text = self.messages.get(
             "privacy", lang, retention_days=self.retention_days, k=self.k_anonymity
         )
-        return Reply(tuple(Block("text", p) for p in text.split("\n\n")))
+        return Reply(tuple(Block("text", p) for p in text.split("\n\n")), lang=lang)
 
     def about(self, lang: str) -> Reply:
         text = self.messages.get(
@@ -118,39 +121,46 @@ class Conversation:
             entries=len(self.kb),
             reviewed=self.kb.latest_review,
         )
-        return Reply(tuple(Block("text", p) for p in text.split("\n\n")))
+        return Reply(tuple(Block("text", p) for p in text.split("\n\n")), lang=lang)
+
+    def languages(self, lang: str) -> Reply:
+        rows = tuple((Button(NATIVE_NAMES[code], f"l:{code}"),) for code in LANGUAGES)
+        return Reply((Block("text", self.messages.get("choose_language", lang)),), rows, lang)
 
     def simple(self, key: str, lang: str) -> Reply:
         """A one-line reply from the bot's own words (errors, flood, unknown command)."""
-        return Reply((Block("text", self.messages.get(key, lang)),))
+        return Reply((Block("text", self.messages.get(key, lang)),), lang=lang)
+
+    def text(self, text: str, lang: str) -> Reply:
+        """A reply that is one plain text made elsewhere (an admin report)."""
+        return Reply((Block("text", text),), lang=lang)
 
     # -- questions ----------------------------------------------------------------------
 
-    def ask(self, text: str, lang: str) -> Asked:
-        return Asked(self.matcher.match(text), self, lang)
-
-    def reply_for(self, result: MatchResult, lang: str, query_key: str) -> Reply:
-        if result.decision == "answer" and result.best is not None:
+    def reply_for(self, result: MatchResult, lang: str, query_key: str = NO_QUERY) -> Reply:
+        if result.decision == Decision.ANSWER and result.best is not None:
             return self.answer(result.best.entry, lang, query_key)
-        if result.decision == "clarify":
+        if result.decision == Decision.CLARIFY:
             return self.clarify(result, lang, query_key)
         if result.declined is not None:
-            reason = result.declined.reason
-            text = reason.get(lang) or reason["en"]
-            return Reply((Block("text", text),), (self._browse_row(lang),))
+            text = result.declined.reason.get(lang)
+            return Reply((Block("text", text),), (self._browse_row(lang),), lang)
         return self.nothing_found(lang)
 
     def answer(self, entry: Entry, lang: str, query_key: str = NO_QUERY) -> Reply:
         m = self.messages
+        lang = self._content_language(entry, lang)
         blocks = [
             Block("title", self._heading(entry, lang)),
-            Block("text", entry.text("summary", lang)),
+            Block("text", entry.summary.get(lang)),
             Block("heading", m.get("labels.what_you_can_do", lang)),
-            Block("bullets", items=entry.items("what_you_can_do", lang)),
-            Block("source", f"{m.get('labels.source', lang)}: {entry.citation}"),
-            Block("note", f"{self._review_line(entry, lang)}. {m.get('labels.not_advice', lang)}"),
+            Block("bullets", items=entry.what_you_can_do.get(lang)),
+            Block("source", f"{m.get('labels.source', lang)}: {self._citation(entry, lang)}"),
+            Block("note", self._status_note(entry, lang)),
         ]
         rows: list[tuple[Button, ...]] = [(Button(m.get("buttons.more", lang), f"m:{entry.id}"),)]
+        if self._unreviewed(entry, lang):
+            rows[0] += (Button(m.get("buttons.original", lang), f"o:{entry.id}"),)
         if query_key != NO_QUERY:
             rows.append(
                 (
@@ -159,25 +169,30 @@ class Conversation:
                 )
             )
         rows.extend(self._related_rows(entry, lang))
-        return Reply(tuple(blocks), tuple(rows))
+        return Reply(tuple(blocks), tuple(rows), lang)
 
     def more(self, entry: Entry, lang: str) -> Reply:
         m = self.messages
+        lang = self._content_language(entry, lang)
         blocks = [Block("title", self._heading(entry, lang))]
-        if entry.kind == "example":
-            blocks.append(Block("text", f"{m.get('labels.country', lang)}: {entry.country}"))
-            blocks.append(Block("text", f"{m.get('labels.period', lang)}: {entry.period}"))
+        if entry.kind == "example" and entry.country and entry.period:
+            blocks.append(
+                Block("text", f"{m.get('labels.country', lang)}: {entry.country.get(lang)}")
+            )
+            blocks.append(
+                Block("text", f"{m.get('labels.period', lang)}: {entry.period.get(lang)}")
+            )
         else:
             blocks.append(Block("heading", m.get("labels.details", lang)))
-        levels = entry.detail_levels(lang)
+        levels = entry.details.get(lang)
         for level in ("shall", "should", "may", "notes"):
             if levels.get(level):
                 blocks.append(Block("heading", m.get(f"labels.{level}", lang)))
                 blocks.append(Block("bullets", items=levels[level]))
         if entry.kind == "example":
             blocks.append(Block("heading", m.get("labels.lessons", lang)))
-            blocks.append(Block("bullets", items=entry.items("lessons", lang)))
-            refs = ", ".join(f"Guidelines {ref}" for ref in entry.provisions)
+            blocks.append(Block("bullets", items=entry.lessons.get(lang)))
+            refs = ", ".join(m.get("labels.guidelines_ref", lang, ref=r) for r in entry.provisions)
             blocks.append(Block("text", f"{m.get('labels.provisions', lang)}: {refs}"))
         if entry.legal_basis:
             blocks.append(Block("heading", m.get("labels.legal_basis", lang)))
@@ -188,24 +203,24 @@ class Conversation:
                 items.append(f"{basis.instrument}{article} ({how})")
             blocks.append(Block("bullets", items=tuple(items)))
         blocks.append(Block("source", f"{m.get('labels.source', lang)}: {entry.source}"))
-        blocks.append(Block("note", self._review_line(entry, lang)))
-        return Reply(tuple(blocks), tuple(self._related_rows(entry, lang)))
+        blocks.append(Block("note", self._status_note(entry, lang)))
+        return Reply(tuple(blocks), tuple(self._related_rows(entry, lang)), lang)
 
-    def clarify(self, result: MatchResult, lang: str, query_key: str) -> Reply:
-        choices = result.choices(self.matcher.thresholds)
-        rows = [
+    def clarify(self, result: MatchResult, lang: str, query_key: str = NO_QUERY) -> Reply:
+        rows: list[tuple[Button, ...]] = [
             (Button(self._button_title(c.entry, lang), f"c:{query_key}:{c.entry.id}"),)
-            for c in choices
+            for c in result.choices
         ]
         rows.append(self._browse_row(lang))
-        return Reply((Block("text", self.messages.get("did_you_mean", lang)),), tuple(rows))
+        return Reply((Block("text", self.messages.get("did_you_mean", lang)),), tuple(rows), lang)
 
     def nothing_found(self, lang: str) -> Reply:
         m = self.messages
-        return Reply(
-            (Block("text", m.get("none_found", lang)), Block("text", m.get("rephrase_hint", lang))),
-            (self._browse_row(lang),),
+        blocks = (
+            Block("text", m.get("none_found", lang)),
+            Block("text", m.get("rephrase_hint", lang)),
         )
+        return Reply(blocks, (self._browse_row(lang),), lang)
 
     # -- browsing -----------------------------------------------------------------------
 
@@ -213,7 +228,7 @@ class Conversation:
         m = self.messages
         rows = [(Button(m.get(f"parts.{part}", lang), f"p:{part}"),) for part in PARTS]
         rows.append((Button(m.get("parts.topics", lang), f"p:{THEMES}"),))
-        return Reply((Block("text", m.get("choose_topic", lang)),), tuple(rows))
+        return Reply((Block("text", m.get("choose_topic", lang)),), tuple(rows), lang)
 
     def part(self, part: str, lang: str) -> Reply:
         m = self.messages
@@ -227,31 +242,40 @@ class Conversation:
             name = m.get(f"parts.{part}", lang)
         rows = [(Button(self._button_title(e, lang), f"e:{e.id}"),) for e in entries]
         rows.append((Button(m.get("buttons.back", lang), "t"),))
-        return Reply((Block("text", m.get("choose_item", lang, part=name)),), tuple(rows))
+        return Reply((Block("text", m.get("choose_item", lang, part=name)),), tuple(rows), lang)
 
     def countries(self, lang: str) -> Reply:
-        rows = [(Button(c, f"x:{i}"),) for i, c in enumerate(self._countries)]
-        return Reply((Block("text", self.messages.get("choose_country", lang)),), tuple(rows))
+        rows = [
+            (Button(self._country_name(c, lang), f"x:{i}"),) for i, c in enumerate(self._countries)
+        ]
+        return Reply((Block("text", self.messages.get("choose_country", lang)),), tuple(rows), lang)
 
     def country(self, index: int, lang: str) -> Reply | None:
         if not 0 <= index < len(self._countries):
             return None
         name = self._countries[index]
-        examples = [e for e in self.kb.of_kind("example") if e.country == name]
-        rows = [(Button(e.text("title", lang), f"e:{e.id}"),) for e in examples]
+        examples = [
+            e
+            for e in self.kb.of_kind("example")
+            if e.country and e.country.get(DEFAULT_LANGUAGE) == name
+        ]
+        rows = [(Button(self._button_title(e, lang), f"e:{e.id}"),) for e in examples]
         rows.append((Button(self.messages.get("buttons.back", lang), "x"),))
-        text = self.messages.get("choose_example", lang, country=name)
-        return Reply((Block("text", text),), tuple(rows))
+        text = self.messages.get("choose_example", lang, country=self._country_name(name, lang))
+        return Reply((Block("text", text),), tuple(rows), lang)
 
     # -- buttons ------------------------------------------------------------------------
 
     def press(self, data: str, lang: str) -> Pressed:
-        """Dispatch button data made by this class. Unknown or stale data gets a safe reply."""
+        """Dispatch button data made by this class. Unknown, stale or forged data gets a
+        safe reply: the data comes from the phone and may be anything."""
         code, _, rest = data.partition(":")
-        if code == "e" or code == "m":
+        if code in ("e", "m", "o"):
             entry = self.kb.get(rest)
             if entry is None:
                 return Pressed(self.simple("not_found", lang))
+            if code == "o":
+                return Pressed(self.answer(entry, DEFAULT_LANGUAGE))
             return Pressed(self.answer(entry, lang) if code == "e" else self.more(entry, lang))
         if code == "c":
             key, _, entry_id = rest.partition(":")
@@ -273,25 +297,63 @@ class Conversation:
         if code == "x":
             if not rest:
                 return Pressed(self.countries(lang))
-            reply = self.country(int(rest), lang) if rest.isdigit() else None
+            reply = self.country(int(rest), lang) if _is_small_number(rest) else None
             return Pressed(reply or self.countries(lang))
-        if code == "q" and rest.isdigit():
+        if code == "q" and _is_small_number(rest):
             examples = self.messages.list("example_questions", lang)
             if int(rest) < len(examples):
                 return Pressed(None, ask=examples[int(rest)])
+        if code == "l":
+            if rest in LANGUAGES:
+                return Pressed(self.simple("language_set", rest), language=rest)
+            return Pressed(self.languages(lang))
         return Pressed(self.simple("not_found", lang))
 
     # -- helpers ------------------------------------------------------------------------
 
+    def _content_language(self, entry: Entry, lang: str) -> str:
+        """The language an entry is shown in: the one asked for if translated, else English."""
+        return lang if entry.summary.has(lang) else DEFAULT_LANGUAGE
+
+    def _unreviewed(self, entry: Entry, lang: str) -> bool:
+        translation = entry.translation(lang)
+        return translation is not None and not translation.reviewed
+
+    def _status_note(self, entry: Entry, lang: str) -> str:
+        m = self.messages
+        parts = [self._review_line(entry, lang)]
+        translation = entry.translation(lang)
+        if translation is not None and not translation.reviewed:
+            parts.append(m.get(f"labels.translation_{translation.status}", lang))
+        parts.append(m.get("labels.guidance_only", lang))
+        parts.append(m.get("labels.not_advice", lang))
+        return " ".join(p if p.endswith(".") else f"{p}." for p in parts)
+
+    def _citation(self, entry: Entry, lang: str) -> str:
+        if entry.ref:
+            return self.messages.get("labels.guidelines_ref", lang, ref=entry.ref)
+        return entry.source
+
     def _heading(self, entry: Entry, lang: str) -> str:
-        title = entry.text("title", lang)
+        title = entry.title.get(lang)
         return f"{entry.ref} {title}" if entry.ref else title
 
     def _button_title(self, entry: Entry, lang: str) -> str:
         text = self._heading(entry, lang)
         if entry.kind == "example" and entry.country:
-            text = f"{entry.country}: {entry.text('title', lang)}"
-        return text if len(text) <= 60 else text[:57].rstrip() + "..."
+            country = entry.country.get(lang)
+            # Example titles usually start with their country already ("Viet Nam: ...").
+            if not text.casefold().startswith(country.casefold()):
+                text = f"{country}: {text}"
+        if len(text) <= BUTTON_TITLE_MAX:
+            return text
+        return text[: BUTTON_TITLE_MAX - 3].rstrip() + "..."
+
+    def _country_name(self, english: str, lang: str) -> str:
+        for e in self.kb.of_kind("example"):
+            if e.country and e.country.get(DEFAULT_LANGUAGE) == english:
+                return e.country.get(lang)
+        return english
 
     def _review_line(self, entry: Entry, lang: str) -> str:
         m = self.messages
@@ -299,7 +361,7 @@ class Conversation:
         return m.get("labels.reviewed", lang, status=status, date=entry.review.date)
 
     def _related_rows(self, entry: Entry, lang: str) -> list[tuple[Button, ...]]:
-        rows = []
+        rows: list[tuple[Button, ...]] = []
         for related_id in entry.related[:RELATED_BUTTONS]:
             other = self.kb.get(related_id)
             if other is not None:
@@ -316,6 +378,14 @@ class Conversation:
             Button(m.get("buttons.topics", lang), "t"),
             Button(m.get("buttons.examples", lang), "x"),
         )
+
+    def _language_line(self) -> str:
+        return "🌐 /lang: " + " · ".join(NATIVE_NAMES[code] for code in LANGUAGES)
+
+
+def _is_small_number(text: str) -> bool:
+    # str.isdigit() accepts "²" and other digits int() refuses: button data may be forged.
+    return 0 < len(text) <= 4 and text.isascii() and text.isdigit()
 
 
 def _ref_key(ref: str | None) -> tuple[int, ...]:

@@ -7,15 +7,15 @@ that are a right first answer, and ``expect: []`` marks a question the bot shoul
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
+from rightsdesk.decision import Decision
 from rightsdesk.knowledge_base import KnowledgeBase
-from rightsdesk.matching import Decision, Matcher, normalise
+from rightsdesk.matching import Matcher, normalise
 from rightsdesk.yaml_source import YamlSyntaxError, load_yaml
-
-METRICS = ("n", "top1", "top3", "mrr", "oos_n", "oos_rejected", "wrong_answer_rate")
 
 
 class EvalFileError(Exception):
@@ -68,6 +68,34 @@ def load_questions(path: Path) -> list[EvalQuestion]:
 Ranker = Callable[[str], tuple[Decision, Sequence[tuple[str, str | None]]]]
 
 
+@dataclass(frozen=True)
+class Metrics:
+    """Quality on a set of questions. ``top1`` etc. are shares of in-scope questions."""
+
+    n: int
+    top1: float
+    top3: float
+    mrr: float
+    oos_n: int
+    oos_rejected: float
+    wrong_answer_rate: float
+
+
+METRICS: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
+
+
+@dataclass(frozen=True)
+class Report:
+    overall: Metrics
+    by_lang: Mapping[str, Metrics]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "overall": asdict(self.overall),
+            "by_lang": {lang: asdict(m) for lang, m in self.by_lang.items()},
+        }
+
+
 def matcher_ranker(matcher: Matcher) -> Ranker:
     def rank(question: str) -> tuple[Decision, Sequence[tuple[str, str | None]]]:
         result = matcher.match(question)
@@ -80,7 +108,7 @@ def ranking_only(ranker: Ranker) -> Ranker:
     """The same ranking with every decision turned into an answer: ranking quality alone."""
 
     def rank(question: str) -> tuple[Decision, Sequence[tuple[str, str | None]]]:
-        return "answer", ranker(question)[1]
+        return Decision.ANSWER, ranker(question)[1]
 
     return rank
 
@@ -91,14 +119,14 @@ def bm25_ranker(kb: KnowledgeBase, *, min_score: float = 0.0) -> Ranker:
     It answers whenever any word matches, since BM25 has no notion of "no answer"; that is
     the behaviour users of such systems complain about.
     """
-    import bm25s  # a test-only dependency, imported only when the comparison runs
+    import bm25s  # type: ignore[import-untyped]  # the eval extra, imported only when used
 
     def text_of(entry_id: str) -> str:
         e = kb.get(entry_id)
         assert e is not None
         # The same texts our matcher reads, every language, so the comparison is fair.
-        parts = [*e.title.values(), *e.summary.values()]
-        parts += [text for items in (*e.questions.values(), *e.keywords.values()) for text in items]
+        parts = [*e.title.all(), *e.summary.all()]
+        parts += [text for items in (*e.questions.all(), *e.keywords.all()) for text in items]
         return normalise(" ".join(parts))
 
     ids = [e.id for e in kb.entries]
@@ -111,14 +139,14 @@ def bm25_ranker(kb: KnowledgeBase, *, min_score: float = 0.0) -> Ranker:
     def rank(question: str) -> tuple[Decision, Sequence[tuple[str, str | None]]]:
         tokens = bm25s.tokenize([normalise(question)], stopwords="en", show_progress=False)
         if not tokens.vocab or all(len(t) == 0 for t in tokens.ids):
-            return "none", []
+            return Decision.NONE, []
         docs, scores = retriever.retrieve(tokens, k=min(5, len(ids)), show_progress=False)
         ranked = [
             (ids[int(d)], kb.get(ids[int(d)]).ref)  # type: ignore[union-attr]
             for d, s in zip(docs[0], scores[0], strict=True)
             if s > min_score
         ]
-        return ("answer" if ranked else "none"), ranked
+        return (Decision.ANSWER if ranked else Decision.NONE), ranked
 
     return rank
 
@@ -131,39 +159,39 @@ def evaluate(questions: Sequence[EvalQuestion], ranker: Ranker) -> list[Outcome]
     return outcomes
 
 
-def summarise(outcomes: Sequence[Outcome]) -> dict[str, object]:
+def summarise(outcomes: Sequence[Outcome]) -> Report:
     by_lang: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         by_lang[outcome.question.lang].append(outcome)
-    return {
-        "overall": _metrics(outcomes),
-        "by_lang": {lang: _metrics(items) for lang, items in sorted(by_lang.items())},
-    }
+    return Report(
+        overall=_metrics(outcomes),
+        by_lang={lang: _metrics(items) for lang, items in sorted(by_lang.items())},
+    )
 
 
-def _metrics(outcomes: Sequence[Outcome]) -> dict[str, float | int]:
+def _metrics(outcomes: Sequence[Outcome]) -> Metrics:
     in_scope = [o for o in outcomes if o.question.expect]
     out_scope = [o for o in outcomes if not o.question.expect]
     n = len(in_scope)
     top1 = top3 = reciprocal = wrong = 0.0
     for o in in_scope:
         rank = o.rank()
-        if o.decision != "none" and rank is not None:
+        if o.decision != Decision.NONE and rank is not None:
             top1 += rank == 1
             top3 += rank <= 3
             reciprocal += 1.0 / rank
-        if o.decision == "answer" and rank != 1:
+        if o.decision == Decision.ANSWER and rank != 1:
             wrong += 1
-    rejected = sum(o.decision == "none" for o in out_scope)
-    return {
-        "n": n,
-        "top1": round(top1 / n, 4) if n else 0.0,
-        "top3": round(top3 / n, 4) if n else 0.0,
-        "mrr": round(reciprocal / n, 4) if n else 0.0,
-        "oos_n": len(out_scope),
-        "oos_rejected": round(rejected / len(out_scope), 4) if out_scope else 0.0,
-        "wrong_answer_rate": round(wrong / n, 4) if n else 0.0,
-    }
+    rejected = sum(o.decision == Decision.NONE for o in out_scope)
+    return Metrics(
+        n=n,
+        top1=round(top1 / n, 4) if n else 0.0,
+        top3=round(top3 / n, 4) if n else 0.0,
+        mrr=round(reciprocal / n, 4) if n else 0.0,
+        oos_n=len(out_scope),
+        oos_rejected=round(rejected / len(out_scope), 4) if out_scope else 0.0,
+        wrong_answer_rate=round(wrong / n, 4) if n else 0.0,
+    )
 
 
 def misses(outcomes: Sequence[Outcome]) -> list[Outcome]:
@@ -171,8 +199,8 @@ def misses(outcomes: Sequence[Outcome]) -> list[Outcome]:
     result = []
     for o in outcomes:
         if o.question.expect:
-            if o.decision == "none" or o.rank() != 1:
+            if o.decision == Decision.NONE or o.rank() != 1:
                 result.append(o)
-        elif o.decision != "none":
+        elif o.decision != Decision.NONE:
             result.append(o)
     return result

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES, Localized
 from rightsdesk.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
 
-LANGUAGES: frozenset[str] = frozenset(
-    {"en", "id", "ms", "vi", "th", "my", "fil", "km", "lo", "ne", "bn", "hi", "ta", "si", "ur"}
-)
-DEFAULT_LANGUAGE = "en"
 KINDS = ("principle", "provision", "topic", "example")
 DETAIL_LEVELS = ("shall", "should", "may", "notes")
 SUMMARY_MAX = 350
@@ -28,9 +25,14 @@ REF_PATTERN = re.compile(r"^(I|II|III|IV|V)\.[1-9][0-9]?(\.[1-9][0-9]?)?$")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 ID_MAX = 48  # ids travel in Telegram button data, which is at most 64 bytes
 REVIEW_STATUSES = ("draft", "reviewed")
+TRANSLATION_STATUSES = ("machine", "community", "reviewed")
 SYNONYMS_FILE = "synonyms.yaml"
 DECLINE_FILE = "out_of_scope.yaml"
+TRANSLATIONS_DIR = "translations"
+WORDS_DIR = "languages"
 MIN_DECLINE_QUESTIONS = 5
+MIN_TRANSLATED_QUESTIONS = 20
+Details = Mapping[str, tuple[str, ...]]  # "shall" / "should" / "may" / "notes" -> items
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,24 @@ class Review:
     date: str
 
 
-Localized = Mapping[str, str]
-LocalizedList = Mapping[str, tuple[str, ...]]
+@dataclass(frozen=True)
+class Translation:
+    """Who translated an entry (or the bot's words) into one language, and how far to trust it.
+
+    ``machine``: written by a program or an AI helper; ``community``: by a fluent volunteer;
+    ``reviewed``: checked by a named expert. Only ``reviewed`` text is shown without a warning.
+    """
+
+    status: str
+    by: str
+    date: str
+
+    @property
+    def reviewed(self) -> bool:
+        return self.status == "reviewed"
+
+
+Texts = Localized[tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -86,21 +104,22 @@ class Entry:
     id: str
     kind: str
     ref: str | None
-    title: Localized
-    summary: Localized
-    details: Mapping[str, Mapping[str, tuple[str, ...]]]
-    what_you_can_do: LocalizedList
+    title: Localized[str]
+    summary: Localized[str]
+    details: Localized[Details]
+    what_you_can_do: Texts
     legal_basis: tuple[LegalBasis, ...]
-    questions: LocalizedList
-    keywords: LocalizedList
+    questions: Texts
+    keywords: Texts
     related: tuple[str, ...]
     source: str
     review: Review
     path: Path
-    country: str | None = None
-    period: str | None = None
+    country: Localized[str] | None = None
+    period: Localized[str] | None = None
     provisions: tuple[str, ...] = ()
-    lessons: LocalizedList = field(default_factory=dict)
+    lessons: Texts = field(default_factory=Localized)
+    translations: Mapping[str, Translation] = field(default_factory=dict)
 
     @property
     def part(self) -> str | None:
@@ -109,26 +128,12 @@ class Entry:
 
     @property
     def languages(self) -> tuple[str, ...]:
-        return tuple(sorted(self.title))
+        """Languages the answer can be read in (questions may exist in more)."""
+        return self.summary.languages
 
-    def text(self, name: str, lang: str) -> str:
-        """A localized text field, falling back to English where no translation exists."""
-        values: Localized = getattr(self, name)
-        return values.get(lang) or values[DEFAULT_LANGUAGE]
-
-    def items(self, name: str, lang: str) -> tuple[str, ...]:
-        values: LocalizedList = getattr(self, name)
-        return values.get(lang) or values.get(DEFAULT_LANGUAGE, ())
-
-    def detail_levels(self, lang: str) -> Mapping[str, tuple[str, ...]]:
-        return self.details.get(lang) or self.details[DEFAULT_LANGUAGE]
-
-    @property
-    def citation(self) -> str:
-        """How the bot names the source in one short line."""
-        if self.ref:
-            return f"Guidelines {self.ref}"
-        return self.source
+    def translation(self, lang: str) -> Translation | None:
+        """How ``lang``'s text was made; None for English, the source."""
+        return self.translations.get(lang)
 
 
 @dataclass(frozen=True)
@@ -136,8 +141,16 @@ class Decline:
     """A kind of question the bot must decline although it shares words with the base."""
 
     id: str
-    reason: Localized
-    questions: LocalizedList
+    reason: Localized[str]
+    questions: Texts
+
+
+@dataclass(frozen=True)
+class LanguageWords:
+    """Per language: words that say nothing about a topic, and slang mapped to known words."""
+
+    stopwords: frozenset[str] = frozenset()
+    slang: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,16 +161,19 @@ class KnowledgeBase:
     root: Path
     declines: tuple[Decline, ...] = ()
     rights_words: tuple[str, ...] = ()  # a message with one of these is never declined
+    words: Mapping[str, LanguageWords] = field(default_factory=dict)
+    _by_id: Mapping[str, Entry] = field(init=False, repr=False, compare=False)
+    _by_ref: Mapping[str, Entry] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {e.id: e for e in self.entries})
         object.__setattr__(self, "_by_ref", {e.ref: e for e in self.entries if e.ref})
 
     def get(self, entry_id: str) -> Entry | None:
-        return self._by_id.get(entry_id)  # type: ignore[attr-defined]
+        return self._by_id.get(entry_id)
 
     def by_ref(self, ref: str) -> Entry | None:
-        return self._by_ref.get(ref)  # type: ignore[attr-defined]
+        return self._by_ref.get(ref)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -184,11 +200,26 @@ def check_knowledge_base(root: Path) -> tuple[list[Problem], KnowledgeBase | Non
 
 
 def entry_files(root: Path) -> list[Path]:
+    """The English entry files: every YAML file but the word lists and the translations."""
     return sorted(
         p
         for p in root.rglob("*.yaml")
-        if p.name not in (SYNONYMS_FILE, DECLINE_FILE) and not p.name.startswith(".")
+        if p.name not in (SYNONYMS_FILE, DECLINE_FILE)
+        and not p.name.startswith(".")
+        and p.relative_to(root).parts[0] not in (TRANSLATIONS_DIR, WORDS_DIR)
     )
+
+
+def translation_files(root: Path) -> dict[str, list[Path]]:
+    """Language code -> its translation files, for every folder under ``translations/``."""
+    folder = root / TRANSLATIONS_DIR
+    if not folder.is_dir():
+        return {}
+    return {
+        lang_dir.name: sorted(lang_dir.glob("*.yaml"))
+        for lang_dir in sorted(folder.iterdir())
+        if lang_dir.is_dir() and not lang_dir.name.startswith(".")
+    }
 
 
 def _load(root: Path) -> tuple[list[Problem], KnowledgeBase | None]:
@@ -234,11 +265,17 @@ def _load(root: Path) -> tuple[list[Problem], KnowledgeBase | None]:
         digest.update(declines_path.read_bytes())
         declines, rights_words = _read_declines(declines_path, problems, entries)
     problems.extend(_cross_check(entries, docs, declared_ids, declared_refs))
+    translated = _TranslationReader(root, entries, declines, problems, digest)
+    entries, declines = translated.read()
+    problems.extend(_duplicate_questions(entries, translated.docs | docs))
+    words = _read_words(root, problems, digest)
     problems.sort(key=lambda p: (str(p.path), p.line))
     if problems:
         return problems, None
     version = f"kb-{digest.hexdigest()[:10]}"
-    return [], KnowledgeBase(tuple(entries), synonyms, version, root, tuple(declines), rights_words)
+    return [], KnowledgeBase(
+        tuple(entries), synonyms, version, root, tuple(declines), rights_words, words
+    )
 
 
 class _EntryReader:
@@ -287,12 +324,15 @@ class _EntryReader:
         related = self.string_list("related", required=False)
         source = self.string("source")
         review = self.review()
-        country = period = None
+        country: Localized[str] | None = None
+        period: Localized[str] | None = None
         provisions: tuple[str, ...] = ()
-        lessons: dict[str, tuple[str, ...]] = {}
+        lessons: Texts = Localized()
         if kind == "example":
-            country = self.string("country")
-            period = self.string("period")
+            country_text = self.string("country")
+            period_text = self.string("period")
+            country = Localized({DEFAULT_LANGUAGE: country_text}) if country_text else None
+            period = Localized({DEFAULT_LANGUAGE: period_text}) if period_text else None
             provisions = self.string_list("provisions")
             for i, item in enumerate(provisions):
                 if not REF_PATTERN.match(item):
@@ -366,22 +406,31 @@ class _EntryReader:
             ok = False
         return value if ok else None
 
-    def localized(self, name: str, *, max_length: int | None = None) -> dict[str, str]:
+    def localized(self, name: str, *, max_length: int | None = None) -> Localized[str]:
         value = self.languages(name)
         result: dict[str, str] = {}
         for lang, text in (value or {}).items():
-            if not isinstance(text, str) or not text.strip():
-                self.problem((name, lang), f"'{name}' ({lang}) must be a non-empty text")
-                continue
-            text = " ".join(text.split())
-            if max_length is not None and len(text) > max_length:
-                self.problem(
-                    (name, lang),
-                    f"'{name}' ({lang}) is {len(text)} characters; at most {max_length} fit one"
-                    " phone screen",
-                )
-            result[lang] = text
-        return result
+            checked = self.text(text, (name, lang), f"'{name}' ({lang})", max_length=max_length)
+            if checked is not None:
+                result[lang] = checked
+        return Localized(result) if DEFAULT_LANGUAGE in result else Localized()
+
+    def text(
+        self, value: Any, key: tuple[str | int, ...], label: str, *, max_length: int | None = None
+    ) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            self.problem(key, f"{label} must be a non-empty text")
+            return None
+        text = " ".join(value.split())
+        if max_length is not None and len(text) > max_length:
+            self.problem(
+                key,
+                f"{label} is {len(text)} characters; at most {max_length} fit one phone screen",
+            )
+        broken = broken_script(text)
+        if broken:
+            self.problem(key, f"{label} {broken}")
+        return text
 
     def text_list(self, value: Any, key: tuple[str | int, ...], label: str) -> tuple[str, ...]:
         if not isinstance(value, list) or not value:
@@ -394,10 +443,14 @@ class _EntryReader:
             elif not str(item).strip():
                 self.problem((*key, i), f"item {i + 1} of '{label}' is empty")
             else:
-                items.append(" ".join(str(item).split()))
+                text = " ".join(str(item).split())
+                broken = broken_script(text)
+                if broken:
+                    self.problem((*key, i), f"item {i + 1} of '{label}' {broken}")
+                items.append(text)
         return tuple(items)
 
-    def localized_list(self, name: str, *, min_items: int = 1) -> dict[str, tuple[str, ...]]:
+    def localized_list(self, name: str, *, min_items: int = 1) -> Texts:
         value = self.languages(name)
         result: dict[str, tuple[str, ...]] = {}
         for lang, items in (value or {}).items():
@@ -407,7 +460,7 @@ class _EntryReader:
                     (name, lang), f"'{name}' has {len(texts)}; at least {min_items} needed"
                 )
             result[lang] = texts
-        return result
+        return Localized(result) if DEFAULT_LANGUAGE in result else Localized()
 
     def string_list(self, name: str, *, required: bool = True) -> tuple[str, ...]:
         value = self.doc.data.get(name)
@@ -419,26 +472,30 @@ class _EntryReader:
             return ()
         return self.text_list(value, (name,), name)
 
-    def details(self) -> dict[str, dict[str, tuple[str, ...]]]:
+    def details(self) -> Localized[Details]:
         value = self.languages("details")
-        result: dict[str, dict[str, tuple[str, ...]]] = {}
+        result: dict[str, Details] = {}
         for lang, levels in (value or {}).items():
-            key = ("details", lang)
-            if not isinstance(levels, dict) or not levels:
-                self.problem(key, "details must list 'shall', 'should', 'may' or 'notes' items")
+            parsed = self.detail_levels(levels, ("details", lang))
+            if parsed is not None:
+                result[lang] = parsed
+        return Localized(result) if DEFAULT_LANGUAGE in result else Localized()
+
+    def detail_levels(self, levels: Any, key: tuple[str | int, ...]) -> Details | None:
+        if not isinstance(levels, dict) or not levels:
+            self.problem(key, "details must list 'shall', 'should', 'may' or 'notes' items")
+            return None
+        parsed: dict[str, tuple[str, ...]] = {}
+        for level, items in levels.items():
+            if level not in DETAIL_LEVELS:
+                self.problem(
+                    (*key, str(level)),
+                    f"'{level}' is not one of {', '.join(DETAIL_LEVELS)}"
+                    " (keep the Guidelines' shall / should / may apart)",
+                )
                 continue
-            parsed: dict[str, tuple[str, ...]] = {}
-            for level, items in levels.items():
-                if level not in DETAIL_LEVELS:
-                    self.problem(
-                        (*key, str(level)),
-                        f"'{level}' is not one of {', '.join(DETAIL_LEVELS)}"
-                        " (keep the Guidelines' shall / should / may apart)",
-                    )
-                    continue
-                parsed[level] = self.text_list(items, (*key, level), f"details {level}")
-            result[lang] = parsed
-        return result
+            parsed[level] = self.text_list(items, (*key, level), f"details {level}")
+        return parsed
 
     def legal_basis(self) -> tuple[LegalBasis, ...]:
         value = self.doc.data.get("legal_basis")
@@ -519,7 +576,6 @@ def _cross_check(
                     )
                 )
             refs.setdefault(entry.ref, entry)
-    seen_questions: dict[str, Entry] = {}
     for entry in entries:
         doc_lines = docs[entry.path]
         for i, target in enumerate(entry.related):
@@ -533,22 +589,337 @@ def _cross_check(
             if ref not in refs and ref not in declared_refs and "*" not in declared_refs:
                 line = doc_lines.line_of("provisions", i)
                 problems.append(Problem(entry.path, line, f"provision {ref} is not in the base"))
-        for lang, questions in entry.questions.items():
+    return problems
+
+
+def _duplicate_questions(entries: list[Entry], docs: Mapping[Path, YamlDocument]) -> list[Problem]:
+    """The same question on two entries, in one language: the bot could not tell which."""
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for entry in entries:
+        for lang, path, key, questions in _question_sources(entry, docs):
             for i, question in enumerate(questions):
-                key = f"{lang}:{normalise_question(question)}"
-                other = seen_questions.get(key)
-                if other is not None and other.id != entry.id:
-                    line = doc_lines.line_of("questions", lang, i)
+                normal = f"{lang}:{normalise_question(question)}"
+                other = seen.setdefault(normal, entry.id)
+                if other != entry.id:
                     problems.append(
                         Problem(
-                            entry.path,
-                            line,
-                            f"question '{question}' is also on entry '{other.id}': the bot"
+                            path,
+                            docs[path].line_of(*key, i),
+                            f"question '{question}' is also on entry '{other}': the bot"
                             " could not tell which one is meant",
                         )
                     )
-                seen_questions.setdefault(key, entry)
     return problems
+
+
+def _question_sources(
+    entry: Entry, docs: Mapping[Path, YamlDocument]
+) -> Iterator[tuple[str, Path, tuple[str, ...], list[str]]]:
+    """(language, file, key of the list, questions) for each file that gives ``entry`` some."""
+    english = docs.get(entry.path)
+    if english is not None and isinstance(english.data, dict):
+        for lang, items in (english.data.get("questions") or {}).items():
+            if isinstance(items, list):
+                yield str(lang), entry.path, ("questions", str(lang)), [str(q) for q in items]
+    for path, doc in docs.items():
+        if path.stem == entry.id and path.parent.parent.name == TRANSLATIONS_DIR:
+            items = doc.data.get("questions") if isinstance(doc.data, dict) else None
+            if isinstance(items, list):
+                yield path.parent.name, path, ("questions",), [str(q) for q in items]
+
+
+def broken_script(text: str) -> str | None:
+    """Why ``text`` cannot be shown as it is, or None: a reader must never see mojibake."""
+    if "\ufffd" in text:
+        return "holds a replacement character (U+FFFD): the text was damaged in copying"
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        return "holds a broken character (a lone surrogate)"
+    if "\u0e4d\u0e32" in text:
+        return "splits the Thai vowel SARA AM (U+0E4D U+0E32): write \u0e33 (U+0E33)"
+    return None
+
+
+class _TranslationReader:
+    """Reads ``translations/<lang>/*.yaml`` and merges them into the English entries."""
+
+    def __init__(
+        self,
+        root: Path,
+        entries: list[Entry],
+        declines: list[Decline],
+        problems: list[Problem],
+        digest: Any,
+    ) -> None:
+        self.root = root
+        self.entries = entries
+        self.declines = declines
+        self.problems = problems
+        self.digest = digest
+        self.docs: dict[Path, YamlDocument] = {}
+
+    def read(self) -> tuple[list[Entry], list[Decline]]:
+        by_id = {e.id: e for e in self.entries}
+        declines = {d.id: d for d in self.declines}
+        for lang, paths in translation_files(self.root).items():
+            folder = self.root / TRANSLATIONS_DIR / lang
+            if lang not in LANGUAGES or lang == DEFAULT_LANGUAGE:
+                self.problems.append(
+                    Problem(
+                        folder,
+                        1,
+                        f"unknown language code '{lang}' (use one of "
+                        f"{', '.join(c for c in LANGUAGES if c != DEFAULT_LANGUAGE)})",
+                    )
+                )
+                continue
+            found = {p.stem for p in paths}
+            for entry_id in sorted(set(by_id) - found):
+                self.problems.append(
+                    Problem(
+                        folder,
+                        1,
+                        f"no {lang} translation of entry '{entry_id}' (add {entry_id}.yaml)",
+                    )
+                )
+            for path in paths:
+                self.digest.update(path.relative_to(self.root).as_posix().encode())
+                self.digest.update(path.read_bytes())
+                doc = self._load(path)
+                if doc is None:
+                    continue
+                if path.stem == DECLINE_FILE.removesuffix(".yaml"):
+                    self._merge_declines(doc, lang, declines)
+                elif path.stem in by_id:
+                    merged = self._merge_entry(doc, lang, by_id[path.stem])
+                    if merged is not None:
+                        by_id[path.stem] = merged
+                else:
+                    self.problems.append(
+                        Problem(path, 1, f"no English entry '{path.stem}' to translate")
+                    )
+        return [by_id[e.id] for e in self.entries], [declines[d.id] for d in self.declines]
+
+    def _load(self, path: Path) -> YamlDocument | None:
+        try:
+            doc = load_yaml(path)
+        except YamlSyntaxError as error:
+            self.problems.append(Problem(error.path, error.line, error.message))
+            return None
+        if not isinstance(doc.data, dict):
+            self.problems.append(Problem(path, 1, "a translation must be a mapping of fields"))
+            return None
+        self.docs[path] = doc
+        return doc
+
+    def _status(self, reader: _EntryReader, lang: str) -> Translation | None:
+        doc = reader.doc
+        if doc.data.get("lang") != lang:
+            reader.problem(("lang",), f"'lang' must be '{lang}', the folder this file is in")
+        value = doc.data.get("translation")
+        if not isinstance(value, dict):
+            reader.problem(
+                ("translation",) if value is not None else (),
+                "'translation' needs status, by, date",
+            )
+            return None
+        key = ("translation",)
+        status = reader.string("status", data=value, key=(*key, "status"))
+        by = reader.string("by", data=value, key=(*key, "by"))
+        when = reader.string("date", data=value, key=(*key, "date"))
+        if status is not None and status not in TRANSLATION_STATUSES:
+            reader.problem(
+                (*key, "status"),
+                f"translation status must be one of {', '.join(TRANSLATION_STATUSES)}",
+            )
+        if when is not None:
+            try:
+                date.fromisoformat(when)
+            except ValueError:
+                reader.problem((*key, "date"), f"date '{when}' must be YYYY-MM-DD")
+        if status and by and when:
+            return Translation(status, by, when)
+        return None
+
+    def _merge_entry(self, doc: YamlDocument, lang: str, entry: Entry) -> Entry | None:
+        reader = _EntryReader(doc, self.problems)
+        data = doc.data
+        known = {
+            "id",
+            "lang",
+            "translation",
+            "title",
+            "summary",
+            "details",
+            "what_you_can_do",
+            "lessons",
+            "country",
+            "period",
+            "questions",
+            "keywords",
+        }
+        for name in data:
+            if name not in known:
+                reader.problem((str(name),), f"unknown field '{name}' in a translation")
+        if data.get("id") != entry.id:
+            reader.problem(("id",), f"'id' must be '{entry.id}', the file name")
+        status = self._status(reader, lang)
+        title = self._text(reader, "title", lang)
+        summary = self._text(reader, "summary", lang, max_length=SUMMARY_MAX)
+        details = self._details(reader, entry)
+        what = self._same_length(reader, "what_you_can_do", entry.what_you_can_do)
+        questions = self._list(reader, "questions", MIN_TRANSLATED_QUESTIONS)
+        keywords = self._list(reader, "keywords", 1)
+        lessons = country = period = None
+        if entry.kind == "example":
+            lessons = self._same_length(reader, "lessons", entry.lessons)
+            country = self._text(reader, "country", lang)
+            period = self._text(reader, "period", lang)
+        else:
+            for name in ("lessons", "country", "period"):
+                if name in data:
+                    reader.problem((name,), f"'{name}' is only for examples")
+        if len(self.problems) > reader.start or status is None:
+            return None
+        assert title and summary and details is not None and what is not None
+        old_questions = entry.questions.values.get(lang, ())
+        return replace(
+            entry,
+            title=entry.title.with_value(lang, title),
+            summary=entry.summary.with_value(lang, summary),
+            details=entry.details.with_value(lang, details),
+            what_you_can_do=entry.what_you_can_do.with_value(lang, what),
+            questions=entry.questions.with_value(lang, (*old_questions, *questions)),
+            keywords=entry.keywords.with_value(
+                lang, (*entry.keywords.values.get(lang, ()), *keywords)
+            ),
+            lessons=entry.lessons.with_value(lang, lessons) if lessons else entry.lessons,
+            country=entry.country.with_value(lang, country)
+            if entry.country and country
+            else entry.country,
+            period=entry.period.with_value(lang, period)
+            if entry.period and period
+            else entry.period,
+            translations={**entry.translations, lang: status},
+        )
+
+    def _text(
+        self, reader: _EntryReader, name: str, lang: str, *, max_length: int | None = None
+    ) -> str | None:
+        if name not in reader.doc.data:
+            reader.problem((), f"missing translation of '{name}'")
+            return None
+        return reader.text(
+            reader.doc.data[name], (name,), f"'{name}' ({lang})", max_length=max_length
+        )
+
+    def _list(self, reader: _EntryReader, name: str, least: int) -> tuple[str, ...]:
+        if name not in reader.doc.data:
+            reader.problem((), f"missing translation of '{name}'")
+            return ()
+        items = reader.text_list(reader.doc.data[name], (name,), name)
+        if items and len(items) < least:
+            reader.problem((name,), f"'{name}' has {len(items)}; at least {least} needed")
+        return items
+
+    def _same_length(
+        self, reader: _EntryReader, name: str, english: Texts
+    ) -> tuple[str, ...] | None:
+        items = self._list(reader, name, 1)
+        want = len(english.get(DEFAULT_LANGUAGE)) if english else 0
+        if items and len(items) != want:
+            reader.problem((name,), f"'{name}' has {len(items)} items; the English has {want}")
+            return None
+        return items or None
+
+    def _details(self, reader: _EntryReader, entry: Entry) -> Details | None:
+        if "details" not in reader.doc.data:
+            reader.problem((), "missing translation of 'details'")
+            return None
+        parsed = reader.detail_levels(reader.doc.data["details"], ("details",))
+        if parsed is None:
+            return None
+        english = entry.details.get(DEFAULT_LANGUAGE)
+        for level in DETAIL_LEVELS:
+            want, got = len(english.get(level, ())), len(parsed.get(level, ()))
+            if want != got:
+                reader.problem(
+                    ("details", level) if level in parsed else ("details",),
+                    f"details '{level}' has {got} items; the English has {want}"
+                    " (keep shall / should / may as in the English)",
+                )
+        return parsed
+
+    def _merge_declines(self, doc: YamlDocument, lang: str, declines: dict[str, Decline]) -> None:
+        reader = _EntryReader(doc, self.problems)
+        status = self._status(reader, lang)
+        items = doc.data.get("decline")
+        if not isinstance(items, dict):
+            reader.problem(("decline",), "'decline' must map each decline id to reason, questions")
+            return
+        for decline_id in sorted(set(declines) - set(map(str, items))):
+            reader.problem(("decline",), f"no {lang} translation of decline '{decline_id}'")
+        for decline_id, item in items.items():
+            key = ("decline", str(decline_id))
+            if decline_id not in declines:
+                reader.problem(key, f"no decline '{decline_id}' in {DECLINE_FILE}")
+                continue
+            if not isinstance(item, dict):
+                reader.problem(key, "each decline needs 'reason' and 'questions'")
+                continue
+            reason = reader.text(item.get("reason"), (*key, "reason"), f"'reason' ({lang})")
+            questions = reader.text_list(item.get("questions"), (*key, "questions"), "questions")
+            if questions and len(questions) < MIN_DECLINE_QUESTIONS:
+                reader.problem(
+                    (*key, "questions"), f"at least {MIN_DECLINE_QUESTIONS} questions are needed"
+                )
+            if reason and questions and status is not None:
+                old = declines[decline_id]
+                declines[decline_id] = replace(
+                    old,
+                    reason=old.reason.with_value(lang, reason),
+                    questions=old.questions.with_value(lang, questions),
+                )
+
+
+def _read_words(root: Path, problems: list[Problem], digest: Any) -> dict[str, LanguageWords]:
+    """``languages/<lang>.yaml``: stopwords and slang, kept apart per language."""
+    folder = root / WORDS_DIR
+    words: dict[str, LanguageWords] = {}
+    if not folder.is_dir():
+        return words
+    for path in sorted(folder.glob("*.yaml")):
+        digest.update(path.read_bytes())
+        try:
+            doc = load_yaml(path)
+        except YamlSyntaxError as error:
+            problems.append(Problem(error.path, error.line, error.message))
+            continue
+        data = doc.data
+        lang = path.stem
+        if lang not in LANGUAGES:
+            problems.append(Problem(path, 1, f"unknown language code '{lang}'"))
+            continue
+        if not isinstance(data, dict):
+            problems.append(Problem(path, 1, "expected 'stopwords:' and 'slang:'"))
+            continue
+        stop = data.get("stopwords", [])
+        slang = data.get("slang", {})
+        if not isinstance(stop, list) or not all(isinstance(w, str | int) for w in stop):
+            problems.append(Problem(path, doc.line_of("stopwords"), "'stopwords' must be a list"))
+            continue
+        if not isinstance(slang, dict) or not all(
+            isinstance(k, str | int) and isinstance(v, str | int) for k, v in slang.items()
+        ):
+            problems.append(
+                Problem(path, doc.line_of("slang"), "'slang' must map typed words to words")
+            )
+            continue
+        words[lang] = LanguageWords(
+            frozenset(normalise_question(str(w)) for w in stop if str(w).strip()),
+            {normalise_question(str(k)): normalise_question(str(v)) for k, v in slang.items()},
+        )
+    return words
 
 
 def _read_synonyms(path: Path, problems: list[Problem]) -> dict[str, str]:
@@ -618,7 +989,10 @@ def _read_declines(
         )
         rights_words = []
     taken = {
-        normalise_question(q): e.id for e in entries for q in e.questions.get(DEFAULT_LANGUAGE, ())
+        normalise_question(q): e.id
+        for e in entries
+        if e.questions
+        for q in e.questions.get(DEFAULT_LANGUAGE)
     }
     declines: list[Decline] = []
     seen: set[str] = set()
@@ -637,7 +1011,7 @@ def _read_declines(
             seen.add(decline_id)
         reason = reader.localized("reason")
         questions = reader.localized_list("questions", min_items=MIN_DECLINE_QUESTIONS)
-        for j, question in enumerate(questions.get(DEFAULT_LANGUAGE, ())):
+        for j, question in enumerate(questions.get(DEFAULT_LANGUAGE) if questions else ()):
             owner = taken.get(normalise_question(question))
             if owner is not None:
                 reader.problem(

@@ -30,13 +30,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
 
 from rapidfuzz import fuzz, process
 
+from rightsdesk.decision import Decision
 from rightsdesk.knowledge_base import Decline, Entry, KnowledgeBase
-
-Decision = Literal["answer", "clarify", "none"]
 
 
 @dataclass(frozen=True)
@@ -132,18 +130,11 @@ class MatchResult:
     decision: Decision
     matches: tuple[Match, ...]
     declined: Decline | None = None  # set when the question is a kind the bot declines
+    choices: tuple[Match, ...] = ()  # what to offer when the decision is ``clarify``
 
     @property
     def best(self) -> Match | None:
         return self.matches[0] if self.matches else None
-
-    def choices(self, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> tuple[Match, ...]:
-        """The entries to offer when the decision is ``clarify``."""
-        if not self.matches:
-            return ()
-        floor = self.matches[0].score - thresholds.choice_window
-        close = [m for m in self.matches if m.score >= max(floor, thresholds.clarify)]
-        return tuple(close[: thresholds.max_choices])
 
 
 class Vocabulary:
@@ -215,25 +206,26 @@ class Vocabulary:
 
 
 def _decline_fields(decline: Decline) -> dict[str, list[str]]:
-    questions = [q for items in decline.questions.values() for q in items]
+    questions = [q for items in decline.questions.all() for q in items]
     return {"title": [], "keywords": [], "questions": questions, "summary": [], "body": []}
 
 
 def _entry_fields(entry: Entry) -> dict[str, list[str]]:
     """An entry's texts by field, every language together: people mix languages in one
     message ("polisi ambil hp klien tanpa warrant"), so any language's phrasing may match."""
-    body = [t for levels in entry.details.values() for items in levels.values() for t in items]
-    body += [t for items in entry.what_you_can_do.values() for t in items]
-    body += [t for items in entry.lessons.values() for t in items]
+    body = [t for levels in entry.details.all() for items in levels.values() for t in items]
+    body += [t for items in entry.what_you_can_do.all() for t in items]
+    if entry.lessons:
+        body += [t for items in entry.lessons.all() for t in items]
     if entry.country:
         # A country name alone ("weather in jakarta", "visa for thailand") is no evidence
         # that a question is about that example, so it counts only as body text.
-        body.append(entry.country)
+        body.extend(entry.country.all())
     return {
-        "title": list(entry.title.values()),
-        "keywords": [k for items in entry.keywords.values() for k in items],
-        "questions": [q for items in entry.questions.values() for q in items],
-        "summary": list(entry.summary.values()),
+        "title": list(entry.title.all()),
+        "keywords": [k for items in entry.keywords.all() for k in items],
+        "questions": [q for items in entry.questions.all() for q in items],
+        "summary": list(entry.summary.all()),
         "body": body,
     }
 
@@ -320,7 +312,7 @@ class Matcher:
         words = self.vocabulary.words(question)
         content = list(dict.fromkeys(w for w in words if w not in STOPWORDS))
         if not content:
-            return MatchResult("none", ())
+            return MatchResult(Decision.NONE, ())
         known = sum(self._idf[w] for w in content if w in self._idf)
         unknown = sum(self._unknown_idf for w in content if w not in self._idf)
         # Unknown words weigh less than known ones, and long stories stop diluting the
@@ -331,7 +323,7 @@ class Matcher:
             for index, weighted in self._postings.get(word, ()):
                 lexical[index] += weighted
         if not lexical:
-            return MatchResult("none", ())
+            return MatchResult(Decision.NONE, ())
         candidates = sorted(lexical, key=lexical.__getitem__, reverse=True)[:CANDIDATES]
         query = " ".join(content)
         overlaps = self._overlaps(content, set(candidates))
@@ -357,8 +349,17 @@ class Matcher:
             self.thresholds.clarify, best_entry - DECLINE_MARGIN
         ):
             # Near a kind of question we decline, declining beats a stretched answer.
-            return MatchResult("none", top, declined=decline[1])
-        return MatchResult(self.decide(top), top)
+            return MatchResult(Decision.NONE, top, declined=decline[1])
+        return MatchResult(self.decide(top), top, choices=self.choices(top))
+
+    def choices(self, matches: tuple[Match, ...]) -> tuple[Match, ...]:
+        """The entries close enough to the best one to offer as choices."""
+        if not matches:
+            return ()
+        t = self.thresholds
+        floor = matches[0].score - t.choice_window
+        close = [m for m in matches if m.score >= max(floor, t.clarify)]
+        return tuple(close[: t.max_choices])
 
     def _overlaps(self, content: list[str], candidates: set[int]) -> dict[int, float]:
         """For each candidate, the best IDF-weighted overlap between the question and one of
@@ -381,8 +382,8 @@ class Matcher:
     def decide(self, matches: tuple[Match, ...]) -> Decision:
         t = self.thresholds
         if not matches or matches[0].score < t.clarify:
-            return "none"
+            return Decision.NONE
         lead = matches[0].score - (matches[1].score if len(matches) > 1 else 0.0)
         if matches[0].score >= t.answer and lead >= t.margin:
-            return "answer"
-        return "clarify"
+            return Decision.ANSWER
+        return Decision.CLARIFY

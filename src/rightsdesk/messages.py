@@ -1,20 +1,30 @@
 """The bot's own words (welcome, help, privacy, labels, buttons), per language.
 
-They live in ``bot/messages.yaml`` so they are reviewed and translated like content. Every
-text falls back to English, so a partial translation never leaves a user with a blank.
+English lives in ``bot/messages.yaml``; each translation in ``bot/translations/<lang>.yaml``,
+with its review status. They are reviewed and translated like content. Every text is a
+:class:`~rightsdesk.localized.Localized` value, so a missing translation falls back to English.
 """
 
 from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rightsdesk.knowledge_base import DEFAULT_LANGUAGE, LANGUAGES, KnowledgeBaseError, Problem
+from rightsdesk.knowledge_base import (
+    TRANSLATION_STATUSES,
+    KnowledgeBaseError,
+    Problem,
+    Translation,
+    broken_script,
+)
+from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES, Localized
 from rightsdesk.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
 
+TRANSLATIONS_DIR = "translations"
 # Every key the program looks up, with the placeholders its text must keep.
 REQUIRED: Mapping[str, frozenset[str]] = {
     "welcome": frozenset(),
@@ -80,8 +90,10 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     "parts.IV": frozenset(),
     "parts.V": frozenset(),
     "parts.topics": frozenset(),
-    **{f"commands.{name}": frozenset() for name in
-       ("start", "topics", "examples", "lang", "privacy", "help", "about")},
+    **{
+        f"commands.{name}": frozenset()
+        for name in ("start", "topics", "examples", "lang", "privacy", "help", "about")
+    },
 }
 LISTS = frozenset({"example_questions"})
 BUTTON_MAX = 40  # longer labels are cut off on small phones
@@ -89,29 +101,24 @@ BUTTON_MAX = 40  # longer labels are cut off on small phones
 
 @dataclass(frozen=True)
 class Messages:
-    texts: Mapping[str, Mapping[str, Any]]  # language -> dotted key -> text or list
+    """Every text the bot says of its own, by dotted key (``labels.source``)."""
+
+    texts: Mapping[str, Localized[Any]]
+    translations: Mapping[str, Translation] = field(default_factory=dict)
 
     @property
     def languages(self) -> tuple[str, ...]:
-        return tuple(sorted(self.texts))
+        return (DEFAULT_LANGUAGE, *sorted(self.translations))
 
     def get(self, key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
-        text = self.texts.get(lang, {}).get(key) or self.texts[DEFAULT_LANGUAGE][key]
-        return str(text).format(**values) if values else str(text)
+        text = str(self.texts[key].get(lang))
+        return text.format(**values) if values else text
 
     def list(self, key: str, lang: str = DEFAULT_LANGUAGE) -> tuple[str, ...]:
-        items = self.texts.get(lang, {}).get(key) or self.texts[DEFAULT_LANGUAGE][key]
-        return tuple(items)
+        return tuple(self.texts[key].get(lang))
 
-    def language_for(self, code: str | None) -> str:
-        """The closest language we have for a Telegram language code such as 'id' or 'en-GB'."""
-        if code:
-            base = code.split("-")[0].casefold()
-            if base == "tl":
-                base = "fil"
-            if base in self.texts:
-                return base
-        return DEFAULT_LANGUAGE
+    def translation(self, lang: str) -> Translation | None:
+        return self.translations.get(lang)
 
 
 def load_messages(path: Path) -> Messages:
@@ -122,33 +129,92 @@ def load_messages(path: Path) -> Messages:
 
 
 def check_messages(path: Path) -> tuple[list[Problem], Messages | None]:
+    """Problems in ``path`` and its translations (empty when all is well), and the messages."""
     try:
         doc = load_yaml(path)
     except FileNotFoundError:
         return [Problem(path, 1, "messages file not found")], None
     except YamlSyntaxError as error:
         return [Problem(error.path, error.line, error.message)], None
+    if not isinstance(doc.data, dict) or not isinstance(doc.data.get(DEFAULT_LANGUAGE), dict):
+        return [Problem(path, doc.line_of(), "expected a block 'en:' of keys and texts")], None
     problems: list[Problem] = []
-    if not isinstance(doc.data, dict) or DEFAULT_LANGUAGE not in doc.data:
-        return [Problem(path, doc.line_of(), "expected a block per language, starting 'en:'")], None
-    texts: dict[str, dict[str, Any]] = {}
-    for lang, block in doc.data.items():
-        if lang not in LANGUAGES:
-            problems.append(Problem(path, doc.line_of(str(lang)), f"unknown language '{lang}'"))
-            continue
-        if not isinstance(block, dict):
-            problems.append(Problem(path, doc.line_of(lang), f"'{lang}' must hold keys and texts"))
-            continue
-        texts[lang] = _flatten(block)
-        for key, value in texts[lang].items():
-            problems.extend(_check_text(doc, lang, key, value))
-    english = texts.get(DEFAULT_LANGUAGE, {})
+    for lang in doc.data:
+        if lang != DEFAULT_LANGUAGE:
+            problems.append(
+                Problem(path, doc.line_of(str(lang)), f"'{lang}' belongs in {TRANSLATIONS_DIR}/")
+            )
+    english = _flatten(doc.data[DEFAULT_LANGUAGE])
+    problems.extend(_check_block(doc, (DEFAULT_LANGUAGE,), DEFAULT_LANGUAGE, english))
     for key in REQUIRED:
         if key not in english:
             problems.append(Problem(path, doc.line_of("en"), f"'en' is missing the text '{key}'"))
+    texts: dict[str, dict[str, Any]] = {key: {DEFAULT_LANGUAGE: v} for key, v in english.items()}
+    translations: dict[str, Translation] = {}
+    folder = path.parent / TRANSLATIONS_DIR
+    for tpath in sorted(folder.glob("*.yaml")) if folder.is_dir() else ():
+        translated = _read_translation(tpath, english, problems)
+        if translated is not None:
+            lang, status, block = translated
+            translations[lang] = status
+            for key, value in block.items():
+                texts[key][lang] = value
     if problems:
         return problems, None
-    return [], Messages(texts)
+    localized = {key: Localized(values) for key, values in texts.items()}
+    return [], Messages(localized, translations)
+
+
+def _read_translation(
+    path: Path, english: Mapping[str, Any], problems: list[Problem]
+) -> tuple[str, Translation, dict[str, Any]] | None:
+    try:
+        doc = load_yaml(path)
+    except YamlSyntaxError as error:
+        problems.append(Problem(error.path, error.line, error.message))
+        return None
+    data = doc.data
+    lang = path.stem
+    start = len(problems)
+    if lang not in LANGUAGES or lang == DEFAULT_LANGUAGE:
+        problems.append(Problem(path, 1, f"unknown language code '{lang}'"))
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("texts"), dict):
+        problems.append(Problem(path, 1, "expected 'lang:', 'translation:' and 'texts:'"))
+        return None
+    if data.get("lang") != lang:
+        problems.append(Problem(path, doc.line_of("lang"), f"'lang' must be '{lang}'"))
+    status = _status(doc, problems)
+    block = _flatten(data["texts"])
+    problems.extend(_check_block(doc, ("texts",), lang, block, english))
+    for key in english:
+        if key not in block:
+            problems.append(
+                Problem(path, doc.line_of("texts"), f"'{lang}' is missing the text '{key}'")
+            )
+    if len(problems) > start or status is None:
+        return None
+    return lang, status, block
+
+
+def _status(doc: YamlDocument, problems: list[Problem]) -> Translation | None:
+    value = doc.data.get("translation")
+    line = doc.line_of("translation")
+    if not isinstance(value, dict) or not all(value.get(k) for k in ("status", "by", "date")):
+        problems.append(Problem(doc.path, line, "'translation' needs status, by, date"))
+        return None
+    status, by, when = (str(value[k]) for k in ("status", "by", "date"))
+    if status not in TRANSLATION_STATUSES:
+        problems.append(
+            Problem(doc.path, line, f"status must be one of {', '.join(TRANSLATION_STATUSES)}")
+        )
+        return None
+    try:
+        date.fromisoformat(when)
+    except ValueError:
+        problems.append(Problem(doc.path, line, f"date '{when}' must be YYYY-MM-DD"))
+        return None
+    return Translation(status, by, when)
 
 
 def _flatten(block: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -162,29 +228,54 @@ def _flatten(block: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _check_text(doc: YamlDocument, lang: str, key: str, value: Any) -> list[Problem]:
-    line = doc.line_of(lang, *key.split("."))
+def _check_block(
+    doc: YamlDocument,
+    prefix: tuple[str, ...],
+    lang: str,
+    block: Mapping[str, Any],
+    english: Mapping[str, Any] | None = None,
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for key, value in block.items():
+        line = doc.line_of(*prefix, *key.split("."))
+        problems.extend(_check_text(doc.path, line, lang, key, value, english))
+    return problems
+
+
+def _check_text(
+    path: Path,
+    line: int,
+    lang: str,
+    key: str,
+    value: Any,
+    english: Mapping[str, Any] | None,
+) -> list[Problem]:
     where = f"'{key}' ({lang})"
     if key not in REQUIRED:
-        return [Problem(doc.path, line, f"{where} is not a text the bot uses (a typo in the key?)")]
+        return [Problem(path, line, f"{where} is not a text the bot uses (a typo in the key?)")]
     if key in LISTS:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            return [Problem(doc.path, line, f"{where} must be a list of texts")]
+            return [Problem(path, line, f"{where} must be a list of texts")]
+        if english is not None and len(value) != len(english.get(key, [])):
+            return [Problem(path, line, f"{where} must have as many items as the English")]
         return []
     if not isinstance(value, str) or not value.strip():
-        return [Problem(doc.path, line, f"{where} must be a non-empty text")]
+        return [Problem(path, line, f"{where} must be a non-empty text")]
+    broken = broken_script(value)
+    if broken:
+        return [Problem(path, line, f"{where} {broken}")]
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(value) if name}
     except ValueError as error:
-        return [Problem(doc.path, line, f"{where} has a broken {{placeholder}}: {error}")]
+        return [Problem(path, line, f"{where} has a broken {{placeholder}}: {error}")]
     problems = []
     wanted = REQUIRED[key]
     if fields - wanted:
         extra = ", ".join(sorted(fields - wanted))
-        problems.append(Problem(doc.path, line, f"{where} has unknown placeholders: {extra}"))
+        problems.append(Problem(path, line, f"{where} has unknown placeholders: {extra}"))
     if wanted - fields:
         lost = ", ".join(sorted(wanted - fields))
-        problems.append(Problem(doc.path, line, f"{where} lost its placeholders: {lost}"))
+        problems.append(Problem(path, line, f"{where} lost its placeholders: {lost}"))
     if key.startswith("buttons.") and len(value) > BUTTON_MAX:
-        problems.append(Problem(doc.path, line, f"{where} is longer than {BUTTON_MAX} characters"))
+        problems.append(Problem(path, line, f"{where} is longer than {BUTTON_MAX} characters"))
     return problems

@@ -21,23 +21,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import queue
 import secrets
 import sqlite3
 import string
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlite_utils import Database, Migrations
 
 from rightsdesk.anonymise import Pseudonymiser, hour_bucket, iso_week, redact
+from rightsdesk.decision import Decision
 
 __all__ = [
     "KEY_LENGTH",
@@ -48,8 +49,7 @@ __all__ = [
     "QueryLogReader",
 ]
 
-Decision = Literal["answer", "clarify", "none"]
-DECISIONS: tuple[str, ...] = ("answer", "clarify", "none")
+log = logging.getLogger("rightsdesk.query_log")
 
 KEY_LENGTH = 10
 _KEY_ALPHABET = string.ascii_letters + string.digits
@@ -85,8 +85,9 @@ class QueryEvent:
     at: datetime
 
     def __post_init__(self) -> None:
-        if self.decision not in DECISIONS:
-            raise ValueError(f"decision must be one of {DECISIONS}, not {self.decision!r}")
+        # Decision("maybe") raises ValueError: a row with an unknown decision is refused here,
+        # not by the database's CHECK constraint in the writer thread.
+        object.__setattr__(self, "decision", Decision(self.decision))
         if self.at.tzinfo is None or self.at.utcoffset() is None:
             raise ValueError("QueryEvent.at must be an aware datetime (UTC)")
 
@@ -359,11 +360,7 @@ class QueryLog:
             self._failures += count
         # One line, and never the user's text: sqlite3 and OSError messages name the
         # problem and the file, not the bound values.
-        print(
-            f"rightsdesk.query_log: dropped {count} row(s): {reason}",
-            file=sys.stderr,
-            flush=True,
-        )
+        log.warning("dropped %d row(s): %s", count, reason)
 
     # -- retention
 
@@ -416,7 +413,7 @@ class QueryLog:
             db = db or _connect(self.path, self.busy_timeout)
             _purge(db, self._cutoff(None))
         except (sqlite3.Error, OSError) as exc:
-            print(f"rightsdesk.query_log: retention purge failed: {exc}", file=sys.stderr)
+            log.warning("retention purge failed: %s", exc)
         return db
 
     def _write(self, db: Database | None, batch: list[_Item]) -> Database | None:
@@ -457,7 +454,7 @@ class QueryLog:
             "week": iso_week(event.at),
             "lang": event.lang,
             "text": redact(event.text, names=event.sender_names),
-            "decision": event.decision,
+            "decision": event.decision.value,
             "top_id": event.top_id,
             "top_score": event.top_score,
             "runner_up_ids": json.dumps(list(event.runner_up_ids)),

@@ -1,0 +1,241 @@
+"""The desk: the one service every adapter calls.
+
+Telegram and the console chat only translate their input (a text, a button press, a
+command, with who sent it) into a call here, and render the :class:`Reply` they get back.
+Everything between lives here: choosing the reply language, matching, logging the question
+to the anonymised query log, button side effects, the command table and admin reports. So
+the same question gives the same reply and the same log row whichever adapter carried it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from rightsdesk import admin_reports
+from rightsdesk.config import Settings
+from rightsdesk.conversation import NO_QUERY, Conversation, Reply
+from rightsdesk.knowledge_base import KnowledgeBase, load_knowledge_base
+from rightsdesk.localized import LANGUAGES
+from rightsdesk.matching import Matcher, MatchResult
+from rightsdesk.messages import Messages, load_messages
+from rightsdesk.query_log import NullQueryLog, QueryEvent, QueryLog, QueryLogError
+
+log = logging.getLogger("rightsdesk.desk")
+
+AnyQueryLog = QueryLog | NullQueryLog
+# Language choices are kept in memory only, for at most this many people (oldest forgotten).
+CHOICES_KEPT = 100_000
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who sent an update, as far as the desk needs to know: never written down as such.
+
+    ``id`` is used for the weekly pseudonym, the admin check and the language choice;
+    ``names`` (first name, last name, username) only to redact them from the logged text.
+    Both are kept out of ``repr`` so that a log line or traceback cannot leak them.
+    """
+
+    id: int = field(repr=False)
+    names: tuple[str, ...] = field(default=(), repr=False)
+    language_code: str | None = None  # the app's interface language: a weak hint
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    admin: bool = False  # exists only for admins; to anyone else it is an unknown command
+    slow: bool = False  # reads the whole log: adapters run it off their event loop
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start"),
+    Command("topics"),
+    Command("examples"),
+    Command("lang"),
+    Command("privacy"),
+    Command("help"),
+    Command("about"),
+    Command("stats", admin=True, slow=True),
+    Command("gaps", admin=True, slow=True),
+)
+COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
+
+
+class Desk:
+    """Turns texts, button presses and commands into replies and query log events."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        kb: KnowledgeBase,
+        messages: Messages,
+        query_log: AnyQueryLog | None = None,
+        *,
+        matcher: Matcher | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.kb = kb
+        self.messages = messages
+        self.matcher = matcher or Matcher(kb)
+        self.conversation = Conversation(
+            kb,
+            messages,
+            retention_days=settings.retention_days,
+            k_anonymity=settings.k_anonymity,
+        )
+        self.query_log: AnyQueryLog = query_log or NullQueryLog()
+        self._clock = clock
+        self._chosen: OrderedDict[int, str] = OrderedDict()
+
+    @classmethod
+    def load(cls, settings: Settings, query_log: AnyQueryLog | None = None) -> Desk:
+        """Content loaded and checked, matcher index built: everything a reply needs, once."""
+        kb = load_knowledge_base(settings.kb_dir)
+        return cls(settings, kb, load_messages(settings.messages_path), query_log)
+
+    def close(self) -> None:
+        self.query_log.close()
+
+    # -- language -------------------------------------------------------------------------
+
+    def language(self, asker: Asker) -> str:
+        """The reply language: the person's own choice, then their app's language, then the
+        default."""
+        chosen = self._chosen.get(asker.id)
+        if chosen:
+            return chosen
+        code = (asker.language_code or "").split("-")[0].casefold()
+        if code == "fil":
+            code = "tl"
+        if code in LANGUAGES and code in self.messages.languages:
+            return code
+        return self.settings.default_language
+
+    def choose_language(self, asker: Asker, lang: str) -> None:
+        if lang not in LANGUAGES:
+            raise ValueError(f"unknown language {lang!r}")
+        self._chosen[asker.id] = lang
+        self._chosen.move_to_end(asker.id)
+        while len(self._chosen) > CHOICES_KEPT:
+            self._chosen.popitem(last=False)
+
+    # -- what adapters call ---------------------------------------------------------------
+
+    def ask(self, text: str, asker: Asker) -> Reply:
+        """A question typed by ``asker``: matched, logged, answered."""
+        lang = self.language(asker)
+        started = time.perf_counter()
+        result = self.matcher.match(text)
+        handling_ms = (time.perf_counter() - started) * 1000.0
+        key = self._record(text, lang, result, asker, handling_ms)
+        return self.conversation.reply_for(result, lang, key)
+
+    def press(self, data: str, asker: Asker) -> Reply:
+        """A button pressed by ``asker``; ``data`` comes from the phone and may be forged."""
+        lang = self.language(asker)
+        pressed = self.conversation.press(data, lang)
+        now = self._clock()
+        try:
+            if pressed.feedback:
+                self.query_log.record_feedback(*pressed.feedback, at=now)
+            if pressed.choice:
+                self.query_log.record_choice(*pressed.choice, at=now)
+        except Exception:  # a log failure must never cost the user a reply
+            log.exception("query log failed")
+        if pressed.language:
+            self.choose_language(asker, pressed.language)
+        if pressed.ask:
+            return self.ask(pressed.ask, asker)
+        assert pressed.reply is not None
+        return pressed.reply
+
+    def command(self, name: str, asker: Asker) -> Reply:
+        """``/name`` sent by ``asker``. Admin commands exist only for admins."""
+        lang = self.language(asker)
+        c = self.conversation
+        command = COMMANDS_BY_NAME.get(name)
+        if command is None or (command.admin and not self.is_admin(asker)):
+            return c.simple("unknown_command", lang)
+        if command.admin:
+            return c.text(self._report(name), lang)
+        builders: dict[str, Callable[[str], Reply]] = {
+            "start": c.start,
+            "help": c.help,
+            "topics": c.topics,
+            "examples": c.countries,
+            "lang": c.languages,
+            "privacy": c.privacy,
+            "about": c.about,
+        }
+        return builders[name](lang)
+
+    def simple(self, key: str, asker: Asker) -> Reply:
+        """One of the bot's own one-line texts (flood warning, media, edits, errors)."""
+        return self.conversation.simple(key, self.language(asker))
+
+    def is_admin(self, asker: Asker) -> bool:
+        return asker.id in self.settings.admins
+
+    def command_descriptions(self, lang: str) -> list[tuple[str, str]]:
+        """The public commands and what each does, for the app's command menu."""
+        return [
+            (c.name, self.messages.get(f"commands.{c.name}", lang)) for c in COMMANDS if not c.admin
+        ]
+
+    # -- inside ---------------------------------------------------------------------------
+
+    def _record(
+        self, text: str, lang: str, result: MatchResult, asker: Asker, handling_ms: float
+    ) -> str:
+        best = result.best
+        try:
+            event = QueryEvent(
+                text=text,
+                lang=lang,
+                decision=result.decision,
+                top_id=best.entry.id if best else None,
+                top_score=best.score if best else None,
+                runner_up_ids=tuple(m.entry.id for m in result.matches[1:4]),
+                kb_version=self.kb.version,
+                handling_ms=handling_ms,
+                user_id=asker.id,
+                sender_names=asker.names,
+                at=self._clock(),
+            )
+            return self.query_log.record_query(event)
+        except Exception:  # a log failure must never cost the user an answer
+            log.exception("query log failed")
+            return NO_QUERY
+
+    def _report(self, name: str) -> str:
+        settings = self.settings
+        try:
+            if name == "stats":
+                found = admin_reports.stats(settings.db_path, k=settings.k_anonymity)
+                return admin_reports.format_stats(found)
+            report = admin_reports.gaps(settings.db_path, k=settings.k_anonymity)
+            return admin_reports.format_gaps(report)
+        except Exception:
+            log.exception("admin report %s failed", name)
+            return self.messages.get("error")
+
+
+def open_query_log(settings: Settings) -> AnyQueryLog:
+    """The query log, or a null log (with a warning) so a database problem never stops replies."""
+    from rightsdesk.anonymise import load_secret
+
+    try:
+        secret = settings.secret or load_secret(settings.secret_path)
+        return QueryLog(
+            settings.db_path, secret=secret, retention_days=settings.retention_days
+        ).open()
+    except (QueryLogError, OSError, ValueError) as error:
+        log.warning("query log disabled (%s: %s); answering anyway", type(error).__name__, error)
+        return NullQueryLog()
