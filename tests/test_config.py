@@ -37,6 +37,10 @@ def test_the_token_never_shows_in_the_settings_repr() -> None:
         ({"RIGHTSDESK_ADMINS": "12, bob"}, "RIGHTSDESK_ADMINS must be Telegram user ids"),
         ({"RIGHTSDESK_RETENTION_DAYS": "soon"}, "RIGHTSDESK_RETENTION_DAYS must be a whole"),
         ({"TELEGRAM_BOT_TOKEN_FILE": "/nonexistent/token"}, "Cannot read TELEGRAM_BOT_TOKEN_FILE"),
+        ({"RIGHTSDESK_SECRET": "k" * 31}, "RIGHTSDESK_SECRET is 31 bytes; at least 32"),
+        ({"RIGHTSDESK_K": "1"}, "RIGHTSDESK_K must be a whole number of at least 3"),
+        ({"RIGHTSDESK_WEBHOOK_SECRET": "has space"}, "RIGHTSDESK_WEBHOOK_SECRET may hold only"),
+        ({"RIGHTSDESK_WEBHOOK_SECRET": "x" * 257}, "RIGHTSDESK_WEBHOOK_SECRET may hold only"),
     ],
 )
 def test_bad_settings_are_one_sentence(env: dict[str, str], says: str) -> None:
@@ -56,3 +60,60 @@ def test_run_without_a_token_says_so_in_one_sentence(
     assert main(["run"]) == 1
     err = capsys.readouterr().err
     assert "no Telegram token" in err and "Traceback" not in err
+
+
+def test_a_short_secret_stops_the_bot_at_start_instead_of_turning_the_log_off(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Regression: a short RIGHTSDESK_SECRET once let the bot run with its query log silently off.
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:ABC")
+    monkeypatch.setenv("RIGHTSDESK_SECRET", "too-short")
+    assert main(["run"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "RIGHTSDESK_SECRET is 9 bytes" in err
+
+
+def test_every_setting_is_documented_in_the_readme_and_the_env_example() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    source = (root / "src" / "rightsdesk" / "config.py").read_text()
+    names = set(re.findall(r"\b((?:RIGHTSDESK|TELEGRAM)_[A-Z_]+)\b", source))
+    assert {"RIGHTSDESK_SECRET", "RIGHTSDESK_K", "TELEGRAM_BOT_TOKEN"} <= names
+    readme = (root / "README.md").read_text()
+    example = (root / "deploy" / "rightsdesk.env.example").read_text()
+    assert not {n for n in names if n not in readme}, "undocumented in README.md"
+    assert not {n for n in names if n not in example}, "missing from the env example"
+
+
+def test_an_installed_package_finds_its_content_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from rightsdesk import config
+
+    share = tmp_path / "share" / "rightsdesk"
+    (share / "knowledge_base").mkdir(parents=True)
+    monkeypatch.setattr(config, "__file__", str(tmp_path / "site" / "rightsdesk" / "config.py"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.chdir(tmp_path / "share")
+    assert config.content_root() == share
+    assert Settings.from_env({}).kb_dir == share / "knowledge_base"
+
+
+def test_every_content_folder_is_installed_with_the_package() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    data_files = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "data-files"
+    ]
+    listed = {Path(pattern).parent for patterns in data_files.values() for pattern in patterns}
+    folders = {
+        p.parent.relative_to(root)
+        for top in ("knowledge_base", "bot")
+        for p in (root / top).rglob("*")
+        if p.suffix in (".yaml", ".md")
+    }
+    assert folders <= listed, f"add to [tool.setuptools.data-files]: {sorted(folders - listed)}"

@@ -34,6 +34,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from rightsdesk.config import ConfigError, Settings
 from rightsdesk.conversation import Reply
@@ -206,21 +207,26 @@ def build_application(
     desk: Desk,
     *,
     builder: ApplicationBuilder | None = None,  # type: ignore[type-arg]
+    request: BaseRequest | None = None,
     rate_limited: bool = True,
 ) -> tuple[Application, Handlers]:  # type: ignore[type-arg]
     """The python-telegram-bot Application with every handler, and the handlers' state.
 
-    ``builder`` lets tests set timeouts; ``rate_limited=False`` exists only to measure what
-    the bot itself can handle: in production Telegram's limits must be respected.
+    ``builder`` lets tests set timeouts and ``request`` replace HTTP altogether (handler tests);
+    ``rate_limited=False`` exists only to measure what the bot itself can handle: in
+    production Telegram's limits must be respected.
     """
     if not settings.token:
         raise ConfigError("The Telegram bot needs a token (TELEGRAM_BOT_TOKEN).")
     builder = (builder or ApplicationBuilder()).token(settings.token).base_url(settings.api_url)
     if rate_limited:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=0))
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    else:
+        builder = builder.connection_pool_size(settings.concurrent_updates)
     app = (
         builder.concurrent_updates(settings.concurrent_updates)
-        .connection_pool_size(settings.concurrent_updates)
         .post_init(_commands_menu(desk))
         .build()
     )
@@ -315,6 +321,8 @@ def configure_logging() -> None:
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # It reports every 429 it passes on; our own retry layer logs what finally failed.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
 
 
 def run_bot(settings: Settings, *, webhook: WebhookOptions | None = None) -> int:
