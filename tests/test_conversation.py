@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import make_desk, shipped_kb
-from rightsdesk.conversation import NATIVE_NAMES, Conversation, Reply
+from rightsdesk.conversation import Conversation, Reply
 from rightsdesk.decision import Decision
+from rightsdesk.languages import NATIVE_NAMES
 from rightsdesk.localized import LANGUAGES
 
 ARREST = "can police detain someone just for using drugs"

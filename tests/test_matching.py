@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 import functools
 import json
-import unicodedata
 from dataclasses import asdict
 from pathlib import Path
 
@@ -53,7 +52,7 @@ def best(question: str) -> tuple[str, str | None]:
 
 
 def test_normalise_folds_case_width_and_punctuation() -> None:
-    assert normalise("Cops TOOK my client's HP!!") == "cops took my client s hp"
+    assert normalise("Cops TOOK my client's HP!!") == "cops took my clients hp"
     full_width = "".join(chr(ord(c) + 0xFEE0) for c in "POLICE")  # as some keyboards type
     assert normalise(full_width) == "police"
 
@@ -61,10 +60,12 @@ def test_normalise_folds_case_width_and_punctuation() -> None:
 def test_normalise_keeps_thai_and_burmese_marks() -> None:
     thai = "ตำรวจยึดโทรศัพท์"  # police seized the phone: vowels and tone marks are combining
     burmese = "ရဲက ဖမ်းတယ်"
-    # NFKC may recompose characters (Thai SARA AM splits in two), but no mark is dropped,
-    # so unrelated Thai words stay different: fuzzywuzzy's cleaning made them all equal.
-    assert normalise(thai) == unicodedata.normalize("NFKC", thai)
-    assert normalise(burmese) == unicodedata.normalize("NFKC", burmese)
+    # Cut into words and syllables, but no mark is dropped, so unrelated Thai words stay
+    # different: fuzzywuzzy's cleaning made them all equal.
+    assert "".join(normalise(thai).split()) == thai
+    assert "ตำรวจ" in normalise(thai).split()  # SARA AM whole, not split by NFKC
+    assert "".join(normalise(burmese).split()) == burmese.replace(" ", "")
+    assert len(normalise(burmese).split()) >= 3  # syllables
     assert normalise("ยา") != normalise("ย่า")  # "medicine" and "grandmother": one tone mark
 
 

@@ -9,11 +9,13 @@ Button data stays far below Telegram's 64-byte limit: it holds short codes and e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from rightsdesk.decision import Decision
 from rightsdesk.knowledge_base import Entry, KnowledgeBase
+from rightsdesk.languages import NATIVE_NAMES
 from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES
 from rightsdesk.matching import MatchResult
 from rightsdesk.messages import Messages
@@ -24,17 +26,6 @@ THEMES = "T"
 RELATED_BUTTONS = 3
 BUTTON_TITLE_MAX = 60
 NO_QUERY = "-"  # feedback key when nothing was logged (browsing, a log that is off)
-# Each language named in its own script, so that someone who cannot read the current
-# language still finds theirs.
-NATIVE_NAMES = {
-    "en": "English",
-    "id": "Bahasa Indonesia",
-    "ms": "Bahasa Melayu",
-    "vi": "Tiếng Việt",
-    "th": "ไทย",
-    "my": "မြန်မာ",
-    "tl": "Filipino",
-}
 
 
 @dataclass(frozen=True)
@@ -57,6 +48,18 @@ class Reply:
     blocks: tuple[Block, ...]
     buttons: tuple[tuple[Button, ...], ...] = ()
     lang: str = DEFAULT_LANGUAGE  # the language the reply is written in
+    encoding: str = "unicode"  # "zawgyi" when converted for a phone with the Zawgyi font
+
+    def converted(self, convert: Callable[[str], str], encoding: str) -> Reply:
+        """The same reply with every text and label passed through ``convert``."""
+        blocks = tuple(
+            replace(b, text=convert(b.text), items=tuple(convert(i) for i in b.items))
+            for b in self.blocks
+        )
+        buttons = tuple(
+            tuple(replace(b, label=convert(b.label)) for b in row) for row in self.buttons
+        )
+        return replace(self, blocks=blocks, buttons=buttons, encoding=encoding)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from rightsdesk import admin_reports
+from rightsdesk import admin_reports, languages
 from rightsdesk.config import Settings
 from rightsdesk.conversation import NO_QUERY, Conversation, Reply
 from rightsdesk.knowledge_base import KnowledgeBase, load_knowledge_base
@@ -28,6 +29,7 @@ from rightsdesk.query_log import NullQueryLog, QueryEvent, QueryLog, QueryLogErr
 log = logging.getLogger("rightsdesk.desk")
 
 AnyQueryLog = QueryLog | NullQueryLog
+T = TypeVar("T")
 # Language choices are kept in memory only, for at most this many people (oldest forgotten).
 CHOICES_KEPT = 100_000
 
@@ -92,7 +94,10 @@ class Desk:
         )
         self.query_log: AnyQueryLog = query_log or NullQueryLog()
         self._clock = clock
+        # Both in memory only, keyed by the Telegram id, never written down.
         self._chosen: OrderedDict[int, str] = OrderedDict()
+        self._zawgyi: OrderedDict[int, bool] = OrderedDict()
+        self._last: OrderedDict[int, str] = OrderedDict()  # language of the last answer
 
     @classmethod
     def load(cls, settings: Settings, query_log: AnyQueryLog | None = None) -> Desk:
@@ -105,37 +110,50 @@ class Desk:
 
     # -- language -------------------------------------------------------------------------
 
-    def language(self, asker: Asker) -> str:
-        """The reply language: the person's own choice, then their app's language, then the
-        default."""
+    def language(self, asker: Asker, result: MatchResult | None = None) -> str:
+        """The reply language, in this order: the person's own choice, the script they wrote
+        in, language identification, the language of the phrasing that matched, their app's
+        language, then the default (see :func:`rightsdesk.languages.reply_language`).
+
+        Without a question (a button, a command) the language of the last answer stands in
+        for the question's: a Thai writer's "More" is in Thai too."""
         chosen = self._chosen.get(asker.id)
-        if chosen:
-            return chosen
-        code = (asker.language_code or "").split("-")[0].casefold()
-        if code == "fil":
-            code = "tl"
-        if code in LANGUAGES and code in self.messages.languages:
-            return code
-        return self.settings.default_language
+        if chosen is None and result is None:
+            chosen = self._last.get(asker.id)
+        return languages.reply_language(
+            available=self.messages.languages,
+            chosen=chosen,
+            script=result.script if result else "none",
+            phrasing=result.phrasing_language if result else None,
+            identified=result.identified if result else None,
+            app_code=asker.language_code,
+            default=self.settings.default_language,
+        )
 
     def choose_language(self, asker: Asker, lang: str) -> None:
         if lang not in LANGUAGES:
             raise ValueError(f"unknown language {lang!r}")
-        self._chosen[asker.id] = lang
-        self._chosen.move_to_end(asker.id)
-        while len(self._chosen) > CHOICES_KEPT:
-            self._chosen.popitem(last=False)
+        _remember(self._chosen, asker.id, lang)
+
+    def _for_phone(self, reply: Reply, asker: Asker) -> Reply:
+        """A Zawgyi writer's phone shows Unicode Burmese as garbage: answer in Zawgyi."""
+        if self._zawgyi.get(asker.id) and reply.lang == "my":
+            return reply.converted(languages.unicode_to_zawgyi, "zawgyi")
+        return reply
 
     # -- what adapters call ---------------------------------------------------------------
 
     def ask(self, text: str, asker: Asker) -> Reply:
         """A question typed by ``asker``: matched, logged, answered."""
-        lang = self.language(asker)
         started = time.perf_counter()
         result = self.matcher.match(text)
         handling_ms = (time.perf_counter() - started) * 1000.0
+        if result.encoding is not None:
+            _remember(self._zawgyi, asker.id, result.encoding == "zawgyi")
+        lang = self.language(asker, result)
+        _remember(self._last, asker.id, lang)
         key = self._record(text, lang, result, asker, handling_ms)
-        return self.conversation.reply_for(result, lang, key)
+        return self._for_phone(self.conversation.reply_for(result, lang, key), asker)
 
     def press(self, data: str, asker: Asker) -> Reply:
         """A button pressed by ``asker``; ``data`` comes from the phone and may be forged."""
@@ -154,7 +172,7 @@ class Desk:
         if pressed.ask:
             return self.ask(pressed.ask, asker)
         assert pressed.reply is not None
-        return pressed.reply
+        return self._for_phone(pressed.reply, asker)
 
     def command(self, name: str, asker: Asker) -> Reply:
         """``/name`` sent by ``asker``. Admin commands exist only for admins."""
@@ -162,7 +180,7 @@ class Desk:
         c = self.conversation
         command = COMMANDS_BY_NAME.get(name)
         if command is None or (command.admin and not self.is_admin(asker)):
-            return c.simple("unknown_command", lang)
+            return self._for_phone(c.simple("unknown_command", lang), asker)
         if command.admin:
             return c.text(self._report(name), lang)
         builders: dict[str, Callable[[str], Reply]] = {
@@ -174,11 +192,11 @@ class Desk:
             "privacy": c.privacy,
             "about": c.about,
         }
-        return builders[name](lang)
+        return self._for_phone(builders[name](lang), asker)
 
     def simple(self, key: str, asker: Asker) -> Reply:
         """One of the bot's own one-line texts (flood warning, media, edits, errors)."""
-        return self.conversation.simple(key, self.language(asker))
+        return self._for_phone(self.conversation.simple(key, self.language(asker)), asker)
 
     def is_admin(self, asker: Asker) -> bool:
         return asker.id in self.settings.admins
@@ -225,6 +243,13 @@ class Desk:
         except Exception:
             log.exception("admin report %s failed", name)
             return self.messages.get("error")
+
+
+def _remember(memory: OrderedDict[int, T], key: int, value: T) -> None:
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > CHOICES_KEPT:
+        memory.popitem(last=False)
 
 
 def open_query_log(settings: Settings) -> AnyQueryLog:
