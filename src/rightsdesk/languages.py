@@ -341,8 +341,11 @@ def _repair_thai(text: str) -> str:
 # prepare
 
 
-def prepare(text: str) -> Prepared:
-    """Repair `text` into the Unicode form every matching key is built from."""
+def prepare(text: str, *, detect_zawgyi: bool = True) -> Prepared:
+    """Repair `text` into the Unicode form every matching key is built from.
+
+    ``detect_zawgyi=False`` is for knowledge base texts, which `kb check` has already found to
+    be Unicode: detection is the costliest step for Burmese."""
     text = text.translate(_DROP_TABLE)
     if not text.isascii():
         # Lone surrogates come from badly decoded input and make str.encode() raise later.
@@ -351,7 +354,7 @@ def prepare(text: str) -> Prepared:
     if _HAS_MYANMAR.search(text):
         # Detect on the text as typed: NFC would reorder Zawgyi's marks (its asat is U+1039)
         # and the detector was trained on raw text.
-        if _is_zawgyi(text):
+        if detect_zawgyi and _is_zawgyi(text):
             encoding = "zawgyi"
             text = zawgyi_to_unicode(text)
         else:

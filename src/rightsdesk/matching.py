@@ -75,10 +75,10 @@ PHRASING_SHARE = 0.15  # fuzzy similarity to the closest alternate phrasing
 PHRASING_SCORER = fuzz.token_set_ratio
 UNKNOWN_WEIGHT = 0.8  # how much a word the base has never seen counts against a question
 DECLINE_MARGIN = 0.0  # decline when a decline scores within this of the best entry
-# How much a lone syllable counts beside bigrams. Measured on the Vietnamese and Thai
-# development sets: 0.6 and 0.4 declined one more off-topic question in twelve but put two
-# right answers in sixty lower, so syllables keep their full weight.
-UNIGRAM_WEIGHT = 1.0
+# How many phrasings of a candidate are compared with rapidfuzz: those sharing the most
+# weight with the question. Comparing all of them (about 200 an entry in seven languages)
+# cost 5 ms a question.
+FUZZY_PHRASINGS = 20
 STORY_WORDS = 4.0  # beyond about this many content words, a longer story dilutes no further
 CANDIDATES = 12
 MAX_MATCHES = 5
@@ -107,11 +107,17 @@ STOPWORDS = frozenset(
 )
 
 
-def normalise(text: str) -> str:
+def normalise(text: str, *, detect_zawgyi: bool = True) -> str:
     """The text as matching keys joined by spaces: repaired (Zawgyi converted, Thai vowels
     recomposed), casefolded, Latin diacritics dropped, Thai and Burmese cut into words and
     syllables. Everything that compares texts goes through this one function."""
-    return " ".join(languages.tokens(languages.prepare(text).text))
+    prepared = languages.prepare(text, detect_zawgyi=detect_zawgyi)
+    return " ".join(languages.tokens(prepared.text))
+
+
+def _fuzzy_text(words: list[str]) -> str:
+    # rapidfuzz compares the words themselves; bigrams would only double its work.
+    return " ".join(w for w in words if "_" not in w)
 
 
 def _bigrams(words: list[str]) -> list[str]:
@@ -178,9 +184,17 @@ class Vocabulary:
         self._phrases = self._phrase_map(synonyms)
         self._slang = {lang: self._phrase_map(w.slang) for lang, w in (words or {}).items()}
         self._stop = {lang: w.stopwords for lang, w in (words or {}).items()}
-        self._longest = max(
-            (len(p) for m in (self._phrases, *self._slang.values()) for p in m), default=1
-        )
+        # The longest phrase starting with each word: most words start none, and are passed
+        # over at once.
+        self._longest: dict[str, int] = {}
+        for mapping in (self._phrases, *self._slang.values()):
+            for phrase in mapping:
+                self._longest[phrase[0]] = max(self._longest.get(phrase[0], 0), len(phrase))
+        self.learn(known_words)
+
+    def learn(self, known_words: Iterable[str]) -> None:
+        """Set the words typos are corrected towards (the base's own, and their canonical
+        forms)."""
         single = {p[0] for p in self._phrases if len(p) == 1}
         self._known = frozenset(known_words) | single
         self._by_initial: dict[str, list[str]] = defaultdict(list)
@@ -204,7 +218,7 @@ class Vocabulary:
         out: list[str] = []
         i = 0
         while i < len(words):
-            for size in range(min(self._longest, len(words) - i), 0, -1):
+            for size in range(min(self._longest.get(words[i], 0), len(words) - i), 0, -1):
                 replacement = phrases.get(tuple(words[i : i + size]))
                 if replacement is not None:
                     out.extend(replacement)
@@ -243,13 +257,29 @@ class Vocabulary:
                     return candidate
         return None
 
-    def words(self, text: str, *, lang: str | None = None, correct: bool = True) -> list[str]:
-        """Canonical words of ``text``, base stopwords included (phrases need them)."""
-        raw = languages.tokens(languages.prepare(text).text, folded=False)
+    def words(
+        self,
+        text: str,
+        *,
+        lang: str | None = None,
+        correct: bool = True,
+        prepared: bool = False,
+        seen: set[str] | None = None,
+    ) -> list[str]:
+        """Canonical words of ``text``, base stopwords included (phrases need them).
+
+        ``correct=False`` is for the knowledge base's own texts: no typos to correct, and no
+        Zawgyi to detect. ``prepared`` says ``text`` already went through
+        :func:`rightsdesk.languages.prepare`."""
+        if not prepared:
+            text = languages.prepare(text, detect_zawgyi=correct).text
+        raw = languages.tokens(text, folded=False)
         stop = self._stop.get(lang or "", frozenset())
         # A language's own fillers go first, on the form as typed: folded, the Vietnamese
         # filler "mà" would also remove "ma" of "ma túy".
         words = [languages.fold(w) for w in raw if w not in stop]
+        if seen is not None:
+            seen.update(languages.fold(w) for w in raw)
         if lang in self._slang:
             words = self._replace(words, self._slang[lang])
         words = self._replace(words, self._phrases)
@@ -257,10 +287,21 @@ class Vocabulary:
             words = self._replace([self._correct(w) for w in words], self._phrases)
         return [w if w in STOPWORDS else _stem(w) for w in words]
 
+    def canonical(self, words: list[str]) -> list[str]:
+        """Words already cut and folded, rewritten by the synonyms, plurals folded."""
+        return [w if w in STOPWORDS else _stem(w) for w in self._replace(words, self._phrases)]
+
     def content_words(
-        self, text: str, *, lang: str | None = None, correct: bool = True
+        self,
+        text: str,
+        *,
+        lang: str | None = None,
+        correct: bool = True,
+        prepared: bool = False,
+        seen: set[str] | None = None,
     ) -> list[str]:
-        content = [w for w in self.words(text, lang=lang, correct=correct) if w not in STOPWORDS]
+        words = self.words(text, lang=lang, correct=correct, prepared=prepared, seen=seen)
+        content = [w for w in words if w not in STOPWORDS]
         if lang in BIGRAM_LANGUAGES or (content and not content[0].isascii()):
             content += _bigrams(content)
         return content
@@ -320,50 +361,53 @@ class Matcher:
         # closer to a kind of question the bot must decline than to any Guidelines item.
         self._docs: tuple[Entry | Decline, ...] = (*kb.entries, *kb.declines)
         self._doc_index = {e.id: i for i, e in enumerate(kb.entries)}
-        raw_words: set[str] = set()
         fields_per_entry = [
             _entry_fields(d) if isinstance(d, Entry) else _decline_fields(d) for d in self._docs
         ]
-        for fields in fields_per_entry:
-            for texts in fields.values():
-                for _, text in texts:
-                    raw_words.update(normalise(text).split())
-        # Typo correction aims at words the base uses, after the synonyms rewrite them.
-        base_vocab = Vocabulary(kb.synonyms, ())
-        known: set[str] = set()
-        for word in raw_words:
-            known.update(base_vocab.words(word, correct=False))
-        known.update(raw_words)
-        self.vocabulary = Vocabulary(kb.synonyms, known, kb.words)
-        self._rights_words = frozenset(
-            w for phrase in kb.rights_words for w in self.vocabulary.content_words(phrase)
-        )
+        # Typo correction aims at the words the base uses (learnt below, once every text is
+        # cut: cutting needs no known words).
+        self.vocabulary = Vocabulary(kb.synonyms, (), kb.words)
+        raw_words: set[str] = set()
+        # Questions are read as fields and as phrasings: cut each text once.
+        cut: dict[tuple[str, str], list[str]] = {}
+
+        def content(lang: str, text: str) -> list[str]:
+            key = (lang, text)
+            if key not in cut:
+                cut[key] = self.vocabulary.content_words(
+                    text, lang=lang, correct=False, seen=raw_words
+                )
+            return cut[key]
 
         weights: list[dict[str, float]] = []
         self._phrasings: list[list[str]] = []
         self._phrase_sets: list[list[tuple[frozenset[str], float]]] = []  # words, IDF total
         self._phrase_langs: list[list[str]] = []
         canonical_phrasings: list[list[list[str]]] = []
+        keyword_sets: list[list[frozenset[str]]] = []
         for fields in fields_per_entry:
             entry_weights: dict[str, float] = {}
             for field_name, texts in fields.items():
                 w = FIELD_WEIGHTS[field_name]
                 for lang, text in texts:
-                    for word in self.vocabulary.content_words(text, lang=lang, correct=False):
+                    for word in content(lang, text):
                         if entry_weights.get(word, 0.0) < w:
                             entry_weights[word] = w
             weights.append(entry_weights)
             phrasings = fields["questions"] + fields["title"]
-            canonical = [
-                self.vocabulary.content_words(p, lang=lang, correct=False) for lang, p in phrasings
-            ]
-            keywords = [
-                self.vocabulary.content_words(k, lang=lang, correct=False)
-                for lang, k in fields["keywords"]
-            ]
-            self._phrasings.append([" ".join(words) for words in canonical + keywords])
+            canonical = [content(lang, p) for lang, p in phrasings]
+            keywords = [content(lang, k) for lang, k in fields["keywords"]]
+            self._phrasings.append([_fuzzy_text(words) for words in canonical + keywords])
             self._phrase_langs.append([lang for lang, _ in phrasings])
             canonical_phrasings.append(canonical)
+            keyword_sets.append([frozenset(words) for words in keywords])
+        known = set(raw_words)
+        for word in raw_words:
+            known.update(self.vocabulary.canonical([word]))
+        self.vocabulary.learn(known)
+        self._rights_words = frozenset(
+            w for phrase in kb.rights_words for w in self.vocabulary.content_words(phrase)
+        )
         n = len(self._docs)
         df: dict[str, int] = defaultdict(int)
         for entry_weights in weights:
@@ -377,8 +421,11 @@ class Matcher:
             self._phrase_sets.append([(ws, sum(self.idf(w) for w in ws)) for ws in sets])
         # word -> (doc, phrasing) pairs, so overlaps are summed only where words meet.
         self._phrase_postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self._phrase_totals: list[list[float]] = []
         for index, phrase_sets in enumerate(self._phrase_sets):
-            for number, (words, _) in enumerate(phrase_sets):
+            word_sets = [words for words, _ in phrase_sets] + keyword_sets[index]
+            self._phrase_totals.append([sum(self.idf(w) for w in ws) for ws in word_sets])
+            for number, words in enumerate(word_sets):
                 for word in words:
                     self._phrase_postings[word].append((index, number))
         self._story_cap = STORY_WORDS * statistics.median(self._idf.values() or [1.0])
@@ -396,34 +443,34 @@ class Matcher:
         about = {"script": prepared.script, "encoding": prepared.encoding, "identified": identified}
         content = list(
             dict.fromkeys(
-                self.vocabulary.content_words(prepared.text, lang=identified or DEFAULT_LANGUAGE)
+                self.vocabulary.content_words(
+                    prepared.text, lang=identified or DEFAULT_LANGUAGE, prepared=True
+                )
             )
         )
         if not content:
             return MatchResult(Decision.NONE, (), **about)  # type: ignore[arg-type]
-        bigrammed = any("_" in w for w in content)
-        # With bigrams present, a lone syllable is weak evidence: "thu" or "nhan" occur in
-        # countless Vietnamese words, the pair "thu_nhap" (income) in few.
-        weight = {w: UNIGRAM_WEIGHT if bigrammed and "_" not in w else 1.0 for w in content}
-        known = sum(weight[w] * self._idf[w] for w in content if w in self._idf)
-        unknown = sum(weight[w] * self._unknown_idf for w in content if w not in self._idf)
+        known = sum(self._idf[w] for w in content if w in self._idf)
+        unknown = sum(self._unknown_idf for w in content if w not in self._idf)
         # Unknown words weigh less than known ones, and long stories stop diluting the
         # evidence after a few sentences' worth of words.
         total = min(known + UNKNOWN_WEIGHT * unknown, self._story_cap)
         lexical: dict[int, float] = defaultdict(float)
         for word in content:
             for index, weighted in self._postings.get(word, ()):
-                lexical[index] += weight[word] * weighted
+                lexical[index] += weighted
         if not lexical:
             return MatchResult(Decision.NONE, (), **about)  # type: ignore[arg-type]
         candidates = sorted(lexical, key=lexical.__getitem__, reverse=True)[:CANDIDATES]
-        query = " ".join(content)
-        overlaps, best_phrasing = self._overlaps(content, set(candidates), weight)
+        query = _fuzzy_text(content)
+        overlaps, best_phrasing, sharing = self._overlaps(content, set(candidates))
         scored: list[tuple[float, Entry | Decline]] = []
         for index in candidates:
             share = min(1.0, lexical[index] / total)
+            texts = self._phrasings[index]
+            closest = sharing.get(index, [])[:FUZZY_PHRASINGS]
             phrasing = process.extractOne(
-                query, self._phrasings[index], scorer=PHRASING_SCORER, processor=None
+                query, [texts[n] for n in closest], scorer=PHRASING_SCORER, processor=None
             )
             similarity = phrasing[1] / 100.0 if phrasing else 0.0
             overlap = overlaps.get(index, 0.0)
@@ -470,27 +517,34 @@ class Matcher:
         return tuple(close[: t.max_choices])
 
     def _overlaps(
-        self, content: list[str], candidates: set[int], weight: Mapping[str, float]
-    ) -> tuple[dict[int, float], dict[int, int]]:
-        """For each candidate, the best IDF-weighted overlap between the question and one of
+        self, content: list[str], candidates: set[int]
+    ) -> tuple[dict[int, float], dict[int, int], dict[int, list[int]]]:
+        """For each candidate: the best IDF-weighted overlap between the question and one of
         its phrasings (the weight of the words they share over the weight of all their words),
-        and which phrasing that was."""
+        which phrasing that was, and its phrasings and keywords, closest first."""
         common: dict[tuple[int, int], float] = defaultdict(float)
         for word in content:
-            idf = weight[word] * self.idf(word)
+            idf = self.idf(word)
             for key in self._phrase_postings.get(word, ()):
                 if key[0] in candidates:
                     common[key] += idf
-        query_total = sum(weight[w] * self.idf(w) for w in content)
+        query_total = sum(self.idf(w) for w in content)
         best: dict[int, float] = {}
         which: dict[int, int] = {}
+        by_overlap: dict[int, list[tuple[float, int]]] = defaultdict(list)
         for (index, number), shared in common.items():
-            phrase_total = self._phrase_sets[index][number][1]
+            phrase_total = self._phrase_totals[index][number]
             value = shared / (query_total + phrase_total - shared)
+            by_overlap[index].append((value, number))
+            if number >= len(self._phrase_sets[index]):
+                continue  # a keyword: compared by rapidfuzz, not counted as a phrasing
             if value > best.get(index, 0.0):
                 best[index] = value
                 which[index] = number
-        return best, which
+        sharing = {
+            i: [n for _, n in sorted(pairs, reverse=True)] for i, pairs in by_overlap.items()
+        }
+        return best, which, sharing
 
     def decide(self, matches: tuple[Match, ...]) -> Decision:
         t = self.thresholds

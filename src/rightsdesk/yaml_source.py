@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 PathKey = tuple[str | int, ...]
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlSyntaxError(Exception):
@@ -49,7 +50,9 @@ def load_yaml(path: Path) -> YamlDocument:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise YamlSyntaxError(path, 1, f"not UTF-8 text ({error.reason})") from error
-    loader = yaml.SafeLoader(text)
+    # libyaml's loader where the wheel has it: about ten times faster on eight thousand
+    # phrasings, with the same safe constructors and the same node marks.
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
