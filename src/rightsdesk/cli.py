@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         "--messages", type=Path, help="bot messages file (default bot/messages.yaml)"
     )
     check.set_defaults(handler=_kb_check)
+    translations = kb_sub.add_parser(
+        "translations", help="coverage and review status of every language"
+    )
+    _kb_option(translations)
+    translations.add_argument("--json", action="store_true", help="print JSON")
+    translations.set_defaults(handler=_kb_translations)
     listing = kb_sub.add_parser("list", help="list the entries")
     _kb_option(listing)
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -168,6 +174,39 @@ def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
         f"answers in {', '.join(languages)}, "
         f"messages in {', '.join(messages.languages)}; version {kb.version}"
     )
+    return 0
+
+
+def _kb_translations(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import asdict
+
+    from rightsdesk.knowledge_base import coverage
+    from rightsdesk.languages import NATIVE_NAMES
+    from rightsdesk.messages import load_messages
+
+    kb = _kb(args, settings)
+    messages = load_messages(settings.messages_path)
+    rows = coverage(kb)
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    print(f"{'language':<22}{'entries':>9}{'questions':>11}{'declines':>10}  review status")
+    for r in rows:
+        status = ", ".join(f"{n} {s}" for s, n in sorted(r.statuses.items())) or "-"
+        words = messages.translation(r.lang)
+        if words is not None:
+            status += f"; bot's words {words.status} ({words.by}, {words.date})"
+        name = f"{r.lang} {NATIVE_NAMES[r.lang]}"
+        print(
+            f"{name:<22}{r.entries:>4}/{r.total:<4}{r.questions:>11}"
+            f"{r.declines:>6}/{r.total_declines:<3}  {status}"
+        )
+    unreviewed = [r.lang for r in rows if set(r.statuses) - {"source", "reviewed"}]
+    if unreviewed:
+        print(
+            f"\nNot yet reviewed by a person: {', '.join(unreviewed)}. Every answer in these"
+            " languages says so and offers the English original."
+        )
     return 0
 
 

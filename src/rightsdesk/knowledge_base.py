@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from rightsdesk import languages
 from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES, Localized
 from rightsdesk.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
 
@@ -637,6 +638,9 @@ def broken_script(text: str) -> str | None:
         return "holds a broken character (a lone surrogate)"
     if "\u0e4d\u0e32" in text:
         return "splits the Thai vowel SARA AM (U+0E4D U+0E32): write \u0e33 (U+0E33)"
+    # The same judgement as for a question: the bot reads its own texts as it reads people's.
+    if "\u1000" <= max(text) and languages.prepare(text).encoding == "zawgyi":
+        return "is Burmese in the Zawgyi encoding: write it in Unicode (the bot converts)"
     return None
 
 
@@ -1029,3 +1033,46 @@ def _sub_lines(
     """The line map of one item inside a document, with keys relative to that item."""
     size = len(prefix)
     return {key[size:]: line for key, line in doc.lines.items() if key[:size] == prefix}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How far one language is translated, and by whom: what `kb translations` prints."""
+
+    lang: str
+    entries: int  # entries with an answer in this language
+    total: int
+    statuses: Mapping[str, int]  # "machine" / "community" / "reviewed" -> entries
+    questions: int
+    declines: int  # decline reasons in this language
+    total_declines: int
+
+
+def coverage(kb: KnowledgeBase) -> list[Coverage]:
+    """Per language, how many entries and declines it covers and their review status."""
+    rows = []
+    for lang in LANGUAGES:
+        statuses: dict[str, int] = {}
+        for entry in kb.entries:
+            translation = entry.translation(lang)
+            status = (
+                "source"
+                if lang == DEFAULT_LANGUAGE
+                else translation.status
+                if translation
+                else None
+            )
+            if status:
+                statuses[status] = statuses.get(status, 0) + 1
+        rows.append(
+            Coverage(
+                lang=lang,
+                entries=sum(e.summary.has(lang) for e in kb.entries),
+                total=len(kb.entries),
+                statuses=statuses,
+                questions=sum(len(e.questions.values.get(lang, ())) for e in kb.entries),
+                declines=sum(d.reason.has(lang) for d in kb.declines),
+                total_declines=len(kb.declines),
+            )
+        )
+    return rows
