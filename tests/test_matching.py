@@ -177,7 +177,7 @@ def test_eval_json_has_exactly_the_documented_keys(
     )
     assert main(["eval", str(small), "--json", "--no-baseline"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert set(report) == {"overall", "by_lang"}
+    assert set(report) == {"overall", "by_lang", "reply_in_question_language"}
     assert set(report["by_lang"]) == {"en", "id"}
     assert set(report["overall"]) == set(METRICS)
     assert report["overall"]["n"] == 2 and report["overall"]["oos_n"] == 1

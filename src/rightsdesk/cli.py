@@ -82,10 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     _kb_option(ask)
     ask.set_defaults(handler=_ask)
 
-    ev = sub.add_parser("eval", help="measure matching quality on an evaluation file")
-    ev.add_argument("file", type=Path)
+    ev = sub.add_parser("eval", help="measure matching quality on evaluation files")
+    ev.add_argument("files", type=Path, nargs="+", metavar="FILE")
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--no-baseline", action="store_true", help="skip the BM25 comparison")
+    ev.add_argument("--misses", action="store_true", help="list the questions it got wrong")
     _kb_option(ev)
     ev.set_defaults(handler=_eval)
 
@@ -254,13 +255,13 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     asker = console_asker()
     if args.lang:
         desk.choose_language(asker, args.lang)
-    result = desk.matcher.match(args.question)
-    reply = desk.conversation.reply_for(result, desk.language(asker))
+    result, reply = desk.answer(args.question, asker)
     text = render_text(reply)
     if args.json:
         document = {
             "decision": result.decision.value,
             "lang": reply.lang,
+            "encoding": reply.encoding if reply.lang == "my" else None,
             "matches": [
                 {
                     "id": m.entry.id,
@@ -285,7 +286,6 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from rightsdesk.evaluation import (
-        METRICS,
         EvalFileError,
         Metrics,
         bm25_ranker,
@@ -294,13 +294,14 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         matcher_ranker,
         misses,
         ranking_only,
+        reply_language_share,
         summarise,
     )
     from rightsdesk.matching import Matcher
 
     kb = _kb(args, settings)
     try:
-        questions = load_questions(args.file)
+        questions = [q for path in args.files for q in load_questions(path)]
     except EvalFileError as error:
         print(f"rightsdesk: {error}", file=sys.stderr)
         return 1
@@ -313,19 +314,37 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
             baseline = summarise(evaluate(questions, bm25_ranker(kb)))
         except ImportError:
             print("(BM25 baseline skipped: install the eval extra for bm25s)", file=sys.stderr)
+    languages = reply_language_share(questions, matcher)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        document = report.to_dict()
+        document["reply_in_question_language"] = languages
         if baseline is not None:
-            print(json.dumps({"bm25_baseline": baseline.to_dict()}, indent=2), file=sys.stderr)
+            document["bm25_baseline"] = baseline.to_dict()
+        print(json.dumps(document, indent=2))
         return 0
-    print(f"{'':<20}" + "".join(f"{m:>18}" for m in METRICS))
-    rows: list[tuple[str, Metrics]] = [("rightsdesk", report.overall)]
-    rows += [(f"  lang={lang}", m) for lang, m in report.by_lang.items()]
-    if baseline is not None:
-        rows.append(("bm25 baseline", baseline.overall))
-        rows += [(f"  lang={lang}", m) for lang, m in baseline.by_lang.items()]
-    for name, metrics in rows:
-        print(f"{name:<20}" + "".join(f"{getattr(metrics, m):>18}" for m in METRICS))
+
+    def cells(m: Metrics) -> str:
+        return (
+            f"{m.top1:>6.3f}{m.top3:>6.3f}{m.mrr:>6.3f}"
+            f"{m.oos_rejected:>6.3f}{m.wrong_answer_rate:>7.3f}"
+        )
+
+    head = f"{'top1':>6}{'top3':>6}{'mrr':>6}{'oos':>6}{'wrong':>7}"
+    print(f"{'':<9}{'n':>5}{'oos':>5} | rightsdesk{head}  reply lang | bm25{head}")
+    rows = [("all", report.overall, baseline.overall if baseline else None)]
+    rows += [
+        (lang, m, baseline.by_lang.get(lang) if baseline else None)
+        for lang, m in report.by_lang.items()
+    ]
+    for name, ours, theirs in rows:
+        share = languages.get(name) if name != "all" else None
+        lang_cell = f"{share:>10.3f}" if share is not None else f"{'':>10}"
+        line = f"{name:<9}{ours.n:>5}{ours.oos_n:>5} |           {cells(ours)}  {lang_cell} |"
+        print(line + (f"     {cells(theirs)}" if theirs else ""))
+    print(
+        "oos: share of out-of-scope questions declined; wrong: share of in-scope questions"
+        " answered with a wrong entry; reply lang: share answered in the question's language"
+    )
     if baseline is not None:
         in_scope = [q for q in questions if q.expect]
         ours_ranked = summarise(evaluate(in_scope, ranking_only(matcher_ranker(matcher))))
@@ -334,15 +353,16 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         for name, r in (("rightsdesk", ours_ranked), ("bm25 baseline", bm25_ranked)):
             m = r.overall
             print(f"  {name:<18} top1 {m.top1:.4f}  top3 {m.top3:.4f}  mrr {m.mrr:.4f}")
-    missed = misses(outcomes)
-    print(f"\n{len(missed)} misses:")
-    for o in missed:
-        got = ", ".join(f"{i}" for i, _ in o.ranked[:3]) or "-"
-        want = ", ".join(sorted(o.question.expect)) or "(out of scope)"
-        print(
-            f"  line {o.question.line}: [{o.decision}] {o.question.q!r}\n"
-            f"      got {got}; want {want}"
-        )
+    if args.misses:
+        missed = misses(outcomes)
+        print(f"\n{len(missed)} misses:")
+        for o in missed:
+            got = ", ".join(f"{i}" for i, _ in o.ranked[:3]) or "-"
+            want = ", ".join(sorted(o.question.expect)) or "(out of scope)"
+            print(
+                f"  line {o.question.line}: [{o.decision}] {o.question.q!r}\n"
+                f"      got {got}; want {want}"
+            )
     return 0
 
 

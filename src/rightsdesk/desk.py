@@ -145,6 +145,10 @@ class Desk:
 
     def ask(self, text: str, asker: Asker) -> Reply:
         """A question typed by ``asker``: matched, logged, answered."""
+        return self.answer(text, asker)[1]
+
+    def answer(self, text: str, asker: Asker) -> tuple[MatchResult, Reply]:
+        """:meth:`ask`, with what the matcher found (for `rightsdesk ask --json`)."""
         started = time.perf_counter()
         result = self.matcher.match(text)
         handling_ms = (time.perf_counter() - started) * 1000.0
@@ -153,7 +157,7 @@ class Desk:
         lang = self.language(asker, result)
         _remember(self._last, asker.id, lang)
         key = self._record(text, lang, result, asker, handling_ms)
-        return self._for_phone(self.conversation.reply_for(result, lang, key), asker)
+        return result, self._for_phone(self.conversation.reply_for(result, lang, key), asker)
 
     def press(self, data: str, asker: Asker) -> Reply:
         """A button pressed by ``asker``; ``data`` comes from the phone and may be forged."""

@@ -204,3 +204,22 @@ def misses(outcomes: Sequence[Outcome]) -> list[Outcome]:
         elif o.decision != Decision.NONE:
             result.append(o)
     return result
+
+
+def reply_language_share(questions: Sequence[EvalQuestion], matcher: Matcher) -> dict[str, float]:
+    """Per language, the share of questions the bot would answer in the question's language
+    (with no /lang choice and no app language to go on)."""
+    from rightsdesk.languages import reply_language
+
+    hits: dict[str, list[bool]] = defaultdict(list)
+    available = matcher.kb.entries[0].languages if matcher.kb.entries else ()
+    for question in questions:
+        result = matcher.match(question.q)
+        lang = reply_language(
+            available=available,
+            script=result.script,
+            identified=result.identified,
+            phrasing=result.phrasing_language,
+        )
+        hits[question.lang].append(lang == question.lang)
+    return {lang: round(sum(h) / len(h), 4) for lang, h in sorted(hits.items())}

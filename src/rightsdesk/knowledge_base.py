@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -152,6 +153,7 @@ class LanguageWords:
 
     stopwords: frozenset[str] = frozenset()
     slang: Mapping[str, str] = field(default_factory=dict)
+    rights_words: tuple[str, ...] = ()  # a message with one of these is never declined
 
 
 @dataclass(frozen=True)
@@ -639,7 +641,7 @@ def broken_script(text: str) -> str | None:
     if "\u0e4d\u0e32" in text:
         return "splits the Thai vowel SARA AM (U+0E4D U+0E32): write \u0e33 (U+0E33)"
     # The same judgement as for a question: the bot reads its own texts as it reads people's.
-    if "\u1000" <= max(text) and languages.prepare(text).encoding == "zawgyi":
+    if text and max(text) >= "\u1000" and languages.prepare(text).encoding == "zawgyi":
         return "is Burmese in the Zawgyi encoding: write it in Unicode (the bot converts)"
     return None
 
@@ -919,11 +921,23 @@ def _read_words(root: Path, problems: list[Problem], digest: Any) -> dict[str, L
                 Problem(path, doc.line_of("slang"), "'slang' must map typed words to words")
             )
             continue
+        rights = data.get("rights_words", [])
+        if not isinstance(rights, list) or not all(isinstance(w, str) for w in rights):
+            problems.append(
+                Problem(path, doc.line_of("rights_words"), "'rights_words' must be a list")
+            )
+            continue
+        # Casefolded only: punctuation rules would cut Thai and Burmese words at their vowels.
         words[lang] = LanguageWords(
-            frozenset(normalise_question(str(w)) for w in stop if str(w).strip()),
-            {normalise_question(str(k)): normalise_question(str(v)) for k, v in slang.items()},
+            frozenset(_as_typed(w) for w in stop if str(w).strip()),
+            {_as_typed(k): _as_typed(v) for k, v in slang.items()},
+            tuple(_as_typed(w) for w in rights if w.strip()),
         )
     return words
+
+
+def _as_typed(word: object) -> str:
+    return " ".join(unicodedata.normalize("NFC", str(word)).casefold().split())
 
 
 def _read_synonyms(path: Path, problems: list[Problem]) -> dict[str, str]:

@@ -182,7 +182,11 @@ class Vocabulary:
         words: Mapping[str, LanguageWords] | None = None,
     ) -> None:
         self._phrases = self._phrase_map(synonyms)
-        self._slang = {lang: self._phrase_map(w.slang) for lang, w in (words or {}).items()}
+        # Slang is matched as typed, accents and all: folded, the Vietnamese "cỏ" (grass,
+        # cannabis) would also catch "có" (to have), in nearly every question.
+        self._slang = {
+            lang: self._phrase_map(w.slang, as_typed=True) for lang, w in (words or {}).items()
+        }
         self._stop = {lang: w.stopwords for lang, w in (words or {}).items()}
         # The longest phrase starting with each word: most words start none, and are passed
         # over at once.
@@ -204,10 +208,13 @@ class Vocabulary:
         self._correct = lru_cache(maxsize=8192)(self._correct_uncached)
 
     @staticmethod
-    def _phrase_map(pairs: Mapping[str, str]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    def _phrase_map(
+        pairs: Mapping[str, str], *, as_typed: bool = False
+    ) -> dict[tuple[str, ...], tuple[str, ...]]:
         mapping: dict[tuple[str, ...], tuple[str, ...]] = {}
         for variant, canonical in pairs.items():
-            key = tuple(normalise(variant).split())
+            prepared = languages.prepare(variant, detect_zawgyi=False).text
+            key = tuple(languages.tokens(prepared, folded=not as_typed))
             if key:
                 mapping[key] = tuple(normalise(canonical).split())
         return mapping
@@ -277,12 +284,12 @@ class Vocabulary:
         stop = self._stop.get(lang or "", frozenset())
         # A language's own fillers go first, on the form as typed: folded, the Vietnamese
         # filler "mà" would also remove "ma" of "ma túy".
-        words = [languages.fold(w) for w in raw if w not in stop]
         if seen is not None:
             seen.update(languages.fold(w) for w in raw)
+        raw = [w for w in raw if w not in stop]
         if lang in self._slang:
-            words = self._replace(words, self._slang[lang])
-        words = self._replace(words, self._phrases)
+            raw = self._replace(raw, self._slang[lang])
+        words = self._replace([languages.fold(w) for w in raw], self._phrases)
         if correct:
             words = self._replace([self._correct(w) for w in words], self._phrases)
         return [w if w in STOPWORDS else _stem(w) for w in words]
@@ -407,6 +414,11 @@ class Matcher:
         self.vocabulary.learn(known)
         self._rights_words = frozenset(
             w for phrase in kb.rights_words for w in self.vocabulary.content_words(phrase)
+        ) | frozenset(
+            w
+            for lang, words in kb.words.items()
+            for phrase in words.rights_words
+            for w in self.vocabulary.content_words(phrase, lang=lang)
         )
         n = len(self._docs)
         df: dict[str, int] = defaultdict(int)
