@@ -36,8 +36,9 @@ from telegram.ext import ApplicationBuilder
 
 from fake_bot_api import FakeBotAPI
 from rightsdesk.config import Settings
+from rightsdesk.desk import Desk
 from rightsdesk.query_log import QueryLog
-from rightsdesk.telegram_bot import build_application, load_conversation
+from rightsdesk.telegram_bot import build_application
 
 QUESTIONS = [
     "can police detain someone just for using drugs",
@@ -82,7 +83,6 @@ def _fake_server(conn: Connection) -> None:
 
 
 async def run(updates: int, users: int, *, rate_limited: bool) -> dict[str, object]:
-    conversation = load_conversation(Settings.from_env({}))
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.Process(target=_fake_server, args=(child,), daemon=True)
     server.start()
@@ -98,10 +98,9 @@ async def run(updates: int, users: int, *, rate_limited: bool) -> dict[str, obje
             }
         )
         log = QueryLog(settings.db_path, secret=settings.secret or b"").open()
+        desk = Desk.load(settings, log)
         builder = ApplicationBuilder().get_updates_read_timeout(3)
-        app = build_application(
-            settings, conversation, log, builder=builder, rate_limited=rate_limited
-        )
+        app, _ = build_application(settings, desk, builder=builder, rate_limited=rate_limited)
         handling: list[float] = []
         process_update = app.process_update
 

@@ -1,6 +1,6 @@
 """The fake Bot API works with the real python-telegram-bot client.
 
-Every test here drives the real PTB ``Application``/``Bot`` against :class:`FakeBotAPI` over
+Most tests here drive the real PTB ``Application``/``Bot`` against :class:`FakeBotAPI` over
 HTTP on 127.0.0.1, so a green run means the other end-to-end tests can trust the fake.
 """
 
@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import logging
 import os
-import signal
-import subprocess
-import sys
+import socket
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,12 +36,11 @@ from telegram.ext import (
     filters,
 )
 
-from fake_bot_api import FakeBotAPI, decode_params
+from fake_bot_api import FakeBotAPI, decode_params, parse_html
 
 # httpx logs every URL at INFO, and the URL contains the token.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
-FAKE_SCRIPT = Path(__file__).with_name("fake_bot_api.py")
 NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -107,24 +104,34 @@ def post(url: str, fields: dict[str, str]) -> tuple[int, dict[str, Any]]:
         return exc.code, json.loads(exc.read())
 
 
+def method_url(fake: FakeBotAPI, method: str) -> str:
+    return f"{fake.base_url}{fake.token}/{method}"
+
+
 # ---- the real Application against the fake ------------------------------------------------
 
 
 async def test_text_message_is_echoed(fake_bot_api: FakeBotAPI) -> None:
     handler = MessageHandler(filters.TEXT & ~filters.COMMAND, echo)
     async with running_bot(fake_bot_api, handler) as errors:
-        fake_bot_api.send_text(42, "hello, desk")
+        fake_bot_api.send_text(42, "hello, desk", first_name="Ana", username="ana_k")
         [call] = await fake_bot_api.async_wait_for("sendMessage")
 
     assert errors == []
     assert call.params["chat_id"] == 42
-    assert call.text == "hello, desk"
-    assert call.result["from"]["username"] == fake_bot_api.username
-    assert fake_bot_api.pending_updates() == []  # the final getUpdates confirmed it
+    assert call.params["text"] == "hello, desk"
+    message = call.response["result"]
+    assert message["from"]["username"] == FakeBotAPI.bot_user["username"]
+    assert message["chat"] == {
+        "id": 42,
+        "type": "private",
+        "first_name": "Ana",
+        "username": "ana_k",
+    }
     assert fake_bot_api.failed_calls() == []
 
 
-async def test_command_is_routed_to_command_handler(fake_bot_api: FakeBotAPI) -> None:
+async def test_commands_are_routed_to_command_handlers(fake_bot_api: FakeBotAPI) -> None:
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.message.reply_text(f"welcome {' '.join(context.args)}".strip())
 
@@ -134,50 +141,56 @@ async def test_command_is_routed_to_command_handler(fake_bot_api: FakeBotAPI) ->
     ]
     async with running_bot(fake_bot_api, *handlers) as errors:
         fake_bot_api.send_command(7, "start")
-        fake_bot_api.send_command(
-            7, "help", ["a", "b"], chat_type="supergroup", chat_id=-1001234, mention_bot=True
-        )
+        fake_bot_api.send_command(7, "help a b")
+        fake_bot_api.send_group_text(7, -1001234, "/help@rightsdesk_test_bot c")
         # Addressed to another bot: neither the CommandHandler nor the text echo may answer.
-        fake_bot_api.send_text(7, "/help@some_other_bot", chat_type="supergroup", chat_id=-1001234)
+        fake_bot_api.send_group_text(7, -1001234, "/help@some_other_bot")
         fake_bot_api.send_text(7, "ping")
-        await fake_bot_api.async_wait_for("sendMessage", predicate=lambda c: c.text == "ping")
+        await fake_bot_api.async_wait_for(
+            "sendMessage", predicate=lambda c: c.params["text"] == "ping"
+        )
 
     assert errors == []
-    replies = [(c.params["chat_id"], c.text) for c in fake_bot_api.sent_messages()]
-    assert replies == [(7, "welcome"), (-1001234, "welcome a b"), (7, "ping")]
+    replies = [(c.params["chat_id"], c.params["text"]) for c in fake_bot_api.sent_messages()]
+    assert replies == [(7, "welcome"), (7, "welcome a b"), (-1001234, "welcome c"), (7, "ping")]
+    assert [c.params["text"] for c in fake_bot_api.sent_messages(-1001234)] == ["welcome c"]
 
 
-async def test_callback_query_is_handled_and_answered(fake_bot_api: FakeBotAPI) -> None:
+async def test_callback_query_is_on_the_last_bot_message_and_answered_once(
+    fake_bot_api: FakeBotAPI,
+) -> None:
+    pressed: list[tuple[int, str]] = []
+
     async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Yes", callback_data="q:1")]])
         await update.message.reply_text("Helpful?", reply_markup=keyboard)
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        pressed.append((query.message.message_id, query.data))
         await query.answer("Thanks")
-        await query.edit_message_text(f"You chose {query.data}")
+        await query.answer("Thanks again")  # Telegram accepts one answer per query
 
-    handlers = [CommandHandler("start", ask), CallbackQueryHandler(on_button, pattern=r"^q:")]
+    handlers = [CommandHandler("start", ask), CallbackQueryHandler(on_button)]
     async with running_bot(fake_bot_api, *handlers) as errors:
+        with pytest.raises(LookupError, match="no message"):
+            fake_bot_api.send_callback(5, "q:1")  # nothing to press a button on yet
         fake_bot_api.send_command(5, "start")
         [sent] = await fake_bot_api.async_wait_for("sendMessage")
-        update = fake_bot_api.send_callback(5, "q:1")
-        [answer] = await fake_bot_api.async_wait_for("answerCallbackQuery")
-        [edit] = await fake_bot_api.async_wait_for("editMessageText")
+        fake_bot_api.send_callback(5, "q:1")
+        first, second = await fake_bot_api.async_wait_for("answerCallbackQuery", count=2)
+        for _ in range(100):
+            if errors:
+                break
+            await asyncio.sleep(0.01)
 
-    assert errors == []
     assert sent.params["reply_markup"] == {
         "inline_keyboard": [[{"text": "Yes", "callback_data": "q:1"}]]
     }
-    query = update["callback_query"]
-    assert query["message"]["message_id"] == sent.result["message_id"]
-    assert answer.ok
-    assert answer.params == {"callback_query_id": query["id"], "text": "Thanks"}
-    assert edit.ok and edit.params["message_id"] == sent.result["message_id"]
-    message = fake_bot_api.last_bot_message(5)
-    assert message is not None
-    assert message["text"] == "You chose q:1"
-    assert "reply_markup" not in message  # editing without a keyboard removes it, as on Telegram
+    assert pressed == [(sent.response["result"]["message_id"], "q:1")]
+    assert first.ok and first.params["text"] == "Thanks"
+    assert second.failed and "query is too old" in second.response["description"]
+    assert len(errors) == 1 and isinstance(errors[0], BadRequest)
 
 
 # AIORateLimiter itself reads RetryAfter.retry_after, which PTB 22 flags as deprecated.
@@ -199,9 +212,10 @@ async def test_retry_after_is_retried_by_aio_rate_limiter(fake_bot_api: FakeBotA
         "description": "Too Many Requests: retry after 1",
         "parameters": {"retry_after": 1},
     }
-    assert second.ok and second.text == "slow down"
+    assert second.ok and second.params["text"] == "slow down"
     assert second.time - first.time >= 0.95
-    assert [c.text for c in fake_bot_api.sent_messages(9)] == ["slow down"]
+    assert [c.params["text"] for c in fake_bot_api.sent_messages(9)] == ["slow down"]
+    assert fake_bot_api.failed_calls() == [first]
 
 
 async def test_handler_errors_reach_the_error_handler(fake_bot_api: FakeBotAPI) -> None:
@@ -218,49 +232,54 @@ async def test_handler_errors_reach_the_error_handler(fake_bot_api: FakeBotAPI) 
                 break
             await asyncio.sleep(0.01)
 
-    assert call.failed and call.description == "Bad Request: message is too long"
+    assert call.failed and call.response["description"] == "Bad Request: message is too long"
+    assert fake_bot_api.sent_messages() == []  # a rejected message was not sent
     assert len(errors) == 1 and isinstance(errors[0], BadRequest)
 
 
-async def test_media_edits_and_channel_posts_reach_handlers(fake_bot_api: FakeBotAPI) -> None:
+async def test_media_edits_mentions_and_channel_posts_reach_handlers(
+    fake_bot_api: FakeBotAPI,
+) -> None:
     async def describe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if update.edited_message:
-            kind = f"edited:{message.text}"
+            kind = f"edited:{message.text}:{message.message_id}"
         elif update.channel_post:
-            kind = f"channel:{message.text}"
+            kind = f"channel:{message.text}:{message.sender_chat.type}"
         elif message.photo:
-            kind = f"photo:{message.caption}"
+            kind = "photo"
         elif message.sticker:
-            kind = f"sticker:{message.sticker.emoji}"
-        elif message.voice:
-            kind = f"voice:{message.voice.mime_type}"
+            kind = "sticker"
         elif message.entities and message.entities[0].type == MessageEntity.MENTION:
-            kind = f"mention:{message.chat.type}"
+            kind = f"mention:{message.chat.type}:{message.parse_entity(message.entities[0])}"
         else:
-            kind = f"text:{message.text}"
+            kind = f"text:{message.text}:{message.message_id}"
         await context.bot.send_message(message.chat_id, kind)
 
+    with pytest.raises(LookupError, match="no message to edit"):
+        fake_bot_api.send_edited_text(11, "nothing sent yet")
     async with running_bot(fake_bot_api, MessageHandler(filters.ALL, describe)) as errors:
         fake_bot_api.send_text(11, "first")
         fake_bot_api.send_edited_text(11, "second")
-        fake_bot_api.send_photo(11, caption="scan")
+        fake_bot_api.send_group_text(11, -1005, "in a group")  # not the user's private chat
+        fake_bot_api.send_photo(11)
         fake_bot_api.send_sticker(11)
-        fake_bot_api.send_voice(11, duration=4)
+        fake_bot_api.send_edited_text(11, "third")  # the sticker is the last message now
         fake_bot_api.send_group_text(11, -1005, "hi", mention=True)
         fake_bot_api.send_channel_post("news")
-        calls = await fake_bot_api.async_wait_for("sendMessage", count=7)
+        calls = await fake_bot_api.async_wait_for("sendMessage", count=8)
 
     assert errors == []
-    assert sorted((c.params["chat_id"], c.text) for c in calls) == sorted(
+    assert sorted((c.params["chat_id"], c.params["text"]) for c in calls) == sorted(
         [
-            (11, "text:first"),
-            (11, "edited:second"),
-            (11, "photo:scan"),
-            (11, "sticker:👍"),
-            (11, "voice:audio/ogg"),
-            (-1005, "mention:supergroup"),
-            (-1001000000001, "channel:news"),
+            (11, "text:first:1"),
+            (11, "photo"),
+            (11, "sticker"),
+            (11, "edited:second:1"),
+            (-1005, "text:in a group:2"),
+            (11, "edited:third:4"),
+            (-1005, "mention:supergroup:@rightsdesk_test_bot"),
+            (-1001000000001, "channel:news:channel"),
         ]
     )
 
@@ -268,99 +287,97 @@ async def test_media_edits_and_channel_posts_reach_handlers(fake_bot_api: FakeBo
 # ---- the real Bot against the fake's validation -------------------------------------------
 
 
-async def test_over_long_message_is_rejected_with_bad_request(fake_bot_api: FakeBotAPI) -> None:
+async def test_over_long_and_empty_messages_are_rejected(fake_bot_api: FakeBotAPI) -> None:
     async with Bot(fake_bot_api.token, base_url=fake_bot_api.base_url) as bot:
         ok = await bot.send_message(1, "x" * 4096)
         with pytest.raises(BadRequest, match=r"(?i)message is too long"):
             await bot.send_message(1, "x" * 4097)
         # The limit counts the text after HTML parsing, as Telegram does.
-        await bot.send_message(1, "<b>" + "x" * 4096 + "</b>", parse_mode="HTML")
+        parsed = await bot.send_message(1, "<b>" + "&amp;" * 4096 + "</b>", parse_mode="HTML")
+        with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
+            await bot.send_message(1, "<b> </b>", parse_mode="HTML")
 
     assert len(ok.text) == 4096
-    assert [c.ok for c in fake_bot_api.calls("sendMessage")] == [True, False, True]
+    assert parsed.text == "&" * 4096
+    assert [c.ok for c in fake_bot_api.calls("sendMessage")] == [True, False, True, False]
 
 
 @pytest.mark.parametrize(
-    ("text", "parse_mode", "error"),
+    ("text", "error"),
     [
-        ("<b>unclosed", "HTML", 'Can\'t find end tag corresponding to start tag "b"'),
-        ("<b><i>crossed</b></i>", "HTML", "Unmatched end tag"),
-        ("line<br>break", "HTML", 'Unsupported start tag "br"'),
-        ("1 < 2", "HTML", 'Unsupported start tag "" at byte offset 2'),
-        ("Write to <desk@example.org>", "HTML", 'Unsupported start tag "desk@example.org"'),
-        ("Done.", "MarkdownV2", "Character '.' is reserved"),
+        ("<b>unclosed", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b><i>crossed</b></i>", 'Unmatched end tag at byte offset 13, expected "</i>"'),
+        ("done</b>", "Unexpected end tag at byte offset 4"),
+        ("line<br>break", 'Unsupported start tag "br" at byte offset 4'),
+        ("1 < 2", 'Unsupported start tag "" at byte offset 2'),
+        ("é < 2", 'Unsupported start tag "" at byte offset 3'),  # offsets count UTF-8 bytes
+        ("Write to <desk@example.org>", 'Unsupported start tag "desk@example.org"'),
+        ("<b", "Unclosed start tag at byte offset 0"),
+        ("a</b", "Can't find end tag at byte offset 1"),
     ],
 )
-async def test_broken_markup_is_rejected(
-    fake_bot_api: FakeBotAPI, text: str, parse_mode: str, error: str
-) -> None:
+async def test_broken_html_is_rejected(fake_bot_api: FakeBotAPI, text: str, error: str) -> None:
     async with Bot(fake_bot_api.token, base_url=fake_bot_api.base_url) as bot:
         with pytest.raises(BadRequest, match=r"(?i)can't parse entities") as excinfo:
-            await bot.send_message(1, text, parse_mode=parse_mode)
+            await bot.send_message(1, text, parse_mode="HTML")
     # PTB drops "Bad Request: " and capitalizes; the fake recorded Telegram's exact wording.
     assert error.lower() in str(excinfo.value).lower()
     [call] = fake_bot_api.calls("sendMessage")
-    assert call.description.startswith("Bad Request: can't parse entities: ")
-    assert error in call.description
+    assert call.response["description"].startswith("Bad Request: can't parse entities: ")
+    assert error in call.response["description"]
 
 
-async def test_valid_markup_becomes_entities(fake_bot_api: FakeBotAPI) -> None:
+def test_valid_html_becomes_plain_text() -> None:
     html = '<b>Art. 1</b> &amp; <a href="https://example.org/g">guideline</a> &lt;3 &copy;'
+    assert parse_html(html) == "Art. 1 & guideline <3 &copy;"
+    assert parse_html("<pre><code>x</code></pre> <tg-spoiler>y</tg-spoiler>") == "x y"
+
+
+async def test_only_html_or_no_parse_mode_is_accepted(fake_bot_api: FakeBotAPI) -> None:
     async with Bot(fake_bot_api.token, base_url=fake_bot_api.base_url) as bot:
-        message = await bot.send_message(1, html, parse_mode="HTML")
-        escaped = await bot.send_message(
-            1, r"Done\. See \(1\) [link](https://x.org/a.b)", parse_mode="MarkdownV2"
-        )
-
-    assert message.text == "Art. 1 & guideline <3 &copy;"
-    assert [(e.type, e.offset, e.length) for e in message.entities] == [
-        (MessageEntity.BOLD, 0, 6),
-        (MessageEntity.TEXT_LINK, 9, 9),
-    ]
-    assert message.entities[1].url == "https://example.org/g"
-    assert escaped.message_id == message.message_id + 1
+        plain = await bot.send_message(1, "1 < 2 <b>")  # without parse_mode, nothing is markup
+        with pytest.raises(BadRequest, match=r"(?i)unsupported parse_mode MarkdownV2"):
+            await bot.send_message(1, "*bold*", parse_mode="MarkdownV2")
+    assert plain.text == "1 < 2 <b>"
 
 
-async def test_keyboard_and_edit_validation(fake_bot_api: FakeBotAPI) -> None:
+async def test_keyboards_and_callback_answers_are_validated(fake_bot_api: FakeBotAPI) -> None:
     async with Bot(fake_bot_api.token, base_url=fake_bot_api.base_url) as bot:
         too_long = InlineKeyboardMarkup([[InlineKeyboardButton("Q", callback_data="é" * 33)]])
         with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
             await bot.send_message(1, "Pick one", reply_markup=too_long)
+        no_label = InlineKeyboardMarkup([[InlineKeyboardButton("", callback_data="a")]])
+        with pytest.raises(BadRequest, match=r"(?i)Text must be non-empty"):
+            await bot.send_message(1, "Pick one", reply_markup=no_label)
         fits = InlineKeyboardMarkup([[InlineKeyboardButton("Q", callback_data="é" * 32)]])
-        message = await bot.send_message(1, "Pick one", reply_markup=fits)
-        with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
-            await bot.edit_message_text("Pick one", 1, message.message_id, reply_markup=fits)
-        with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
-            await bot.edit_message_text("Gone", 1, message.message_id + 100)
+        await bot.send_message(1, "Pick one", reply_markup=fits)
         with pytest.raises(BadRequest, match=r"(?i)query is too old"):
             await bot.answer_callback_query("no-such-query")
-        assert await bot.delete_message(1, message.message_id)
-        with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
-            await bot.delete_message(1, message.message_id)
+
+    assert [c.ok for c in fake_bot_api.calls("sendMessage")] == [False, False, True]
 
 
-async def test_commands_webhook_and_small_methods(fake_bot_api: FakeBotAPI) -> None:
+async def test_commands_webhook_and_unknown_methods(fake_bot_api: FakeBotAPI) -> None:
     async with Bot(fake_bot_api.token, base_url=fake_bot_api.base_url) as bot:
         assert await bot.set_my_commands([("start", "Start"), ("ask", "Ask a question")])
-        assert [c.command for c in await bot.get_my_commands()] == ["start", "ask"]
-        assert await bot.get_my_commands(language_code="fr") == ()
         with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_INVALID"):
             await bot.set_my_commands([("Start", "Capital letters are not allowed")])
-        assert await bot.delete_my_commands()
-        assert await bot.get_my_commands() == ()
-
-        assert await bot.set_webhook("https://example.org/hook")
-        assert (await bot.get_webhook_info()).url == "https://example.org/hook"
+        with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_DESCRIPTION_INVALID"):
+            await bot.set_my_commands([("start", "x" * 257)])
+        assert await bot.set_webhook("https://example.org/hook", secret_token="s3cret")
+        with pytest.raises(BadRequest, match=r"(?i)An HTTPS URL must be provided"):
+            await bot.set_webhook("http://example.org/hook")
         assert await bot.delete_webhook()
-        assert (await bot.get_webhook_info()).url == ""
-        assert await bot.send_chat_action(1, "typing")
-        with pytest.raises(BadRequest, match=r"(?i)not found"):
-            await bot.do_api_request("notARealMethod")
+        with pytest.raises(BadRequest, match=r"(?i)method getWebhookInfo not found"):
+            await bot.get_webhook_info()
         message = await bot.send_message(1, "42")
 
     assert message.text == "42"
     [call] = fake_bot_api.calls("sendMessage")
     assert call.params == {"chat_id": 1, "text": "42"}  # a numeric-looking text stays a string
+    assert fake_bot_api.calls("setWebhook")[0].params["secret_token"] == "s3cret"
+    [unknown] = fake_bot_api.calls("getWebhookInfo")
+    assert unknown.status == 400
 
 
 @pytest.mark.parametrize("wrong_token", [False, True])
@@ -378,7 +395,7 @@ async def test_rejected_token_raises_invalid_token(
     finally:
         await app.bot.shutdown()  # initialize() opened the HTTP clients before getMe failed
     [call] = fake_bot_api.calls("getMe")
-    assert call.status == 401 and call.description == "Unauthorized"
+    assert call.status == 401 and call.response["description"] == "Unauthorized"
 
 
 # ---- the fake on its own -------------------------------------------------------------------
@@ -388,30 +405,31 @@ def test_decode_params_keeps_strings_and_types_the_rest() -> None:
     raw = {
         "chat_id": "7",
         "text": "42",
-        "caption": "true",
-        "message_id": "3",
-        "disable_notification": "true",
+        "parse_mode": "HTML",
         "reply_markup": '{"inline_keyboard": [[{"text": "a", "callback_data": "1"}]]}',
         "allowed_updates": '["message"]',
+        "commands": '[{"command": "start", "description": "Start"}]',
         "callback_query_id": "123",
+        "language_code": "id",
+        "offset": "3",
         "timeout": "1",
     }
     assert decode_params(raw) == {
         "chat_id": 7,
         "text": "42",
-        "caption": "true",
-        "message_id": 3,
-        "disable_notification": True,
+        "parse_mode": "HTML",
         "reply_markup": {"inline_keyboard": [[{"text": "a", "callback_data": "1"}]]},
         "allowed_updates": ["message"],
+        "commands": [{"command": "start", "description": "Start"}],
         "callback_query_id": "123",
+        "language_code": "id",
+        "offset": 3,
         "timeout": 1,
     }
-    assert decode_params({"chat_id": "@channel"}) == {"chat_id": "@channel"}
 
 
 def test_get_updates_long_polls_and_respects_offset(fake_bot_api: FakeBotAPI) -> None:
-    url = f"{fake_bot_api.base_url}{fake_bot_api.token}/getUpdates"
+    url = method_url(fake_bot_api, "getUpdates")
     started = time.monotonic()
     assert post(url, {"timeout": "1"}) == (200, {"ok": True, "result": []})
     assert time.monotonic() - started >= 0.9  # held open, not answered at once
@@ -424,13 +442,16 @@ def test_get_updates_long_polls_and_respects_offset(fake_bot_api: FakeBotAPI) ->
     assert update["message"]["text"] == "wake up"
 
     fake_bot_api.send_text(1, "second")
-    status, body = post(url, {"offset": str(update["update_id"] + 1), "timeout": "0"})
+    _, body = post(url, {"timeout": "0"})  # nothing confirmed yet: both again
+    assert [u["message"]["text"] for u in body["result"]] == ["wake up", "second"]
+    _, body = post(url, {"offset": str(update["update_id"] + 1), "timeout": "0"})
     assert [u["message"]["text"] for u in body["result"]] == ["second"]
-    assert [u["message"]["text"] for u in fake_bot_api.pending_updates()] == ["second"]
+    _, body = post(url, {"offset": str(update["update_id"] + 2), "timeout": "0"})
+    assert body["result"] == []
 
 
 def test_a_second_poller_terminates_the_first(fake_bot_api: FakeBotAPI) -> None:
-    url = f"{fake_bot_api.base_url}{fake_bot_api.token}/getUpdates"
+    url = method_url(fake_bot_api, "getUpdates")
     results: list[tuple[int, dict[str, Any]]] = []
     first = threading.Thread(target=lambda: results.append(post(url, {"timeout": "4"})))
     first.start()
@@ -441,55 +462,69 @@ def test_a_second_poller_terminates_the_first(fake_bot_api: FakeBotAPI) -> None:
     assert status == 409 and body["description"].startswith("Conflict: terminated by other")
 
 
+def test_a_cancelled_poll_gets_no_answer_and_loses_no_update(fake_bot_api: FakeBotAPI) -> None:
+    host, port = urllib.parse.urlsplit(fake_bot_api.base_url).netloc.split(":")
+    path = f"/bot{fake_bot_api.token}/getUpdates"
+    with socket.create_connection((host, int(port))) as client:
+        client.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 9\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n\r\ntimeout=5".encode()
+        )
+        fake_bot_api.wait_for("getUpdates", timeout=2)
+    time.sleep(0.3)  # the fake notices the hang-up within 0.1 s
+    fake_bot_api.send_text(1, "after the hang-up")
+    time.sleep(0.2)
+
+    [cancelled] = fake_bot_api.calls("getUpdates")
+    assert cancelled.status is None and cancelled.response is None
+    _, body = post(method_url(fake_bot_api, "getUpdates"), {"timeout": "0"})
+    assert [u["message"]["text"] for u in body["result"]] == ["after the hang-up"]
+
+
+def test_answers_are_not_delayed_by_nagle(fake_bot_api: FakeBotAPI) -> None:
+    """Headers and body go out in two writes: with Nagle on, each answer waits ~40 ms."""
+    host, port = urllib.parse.urlsplit(fake_bot_api.base_url).netloc.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    started = time.monotonic()
+    for _ in range(20):  # one kept-alive connection, as PTB uses
+        conn.request("POST", f"/bot{fake_bot_api.token}/getMe", body=b"")
+        response = conn.getresponse()
+        assert json.loads(response.read())["ok"]
+    conn.close()
+    assert time.monotonic() - started < 0.4
+
+
 def test_wait_for_times_out_with_the_calls_it_saw(fake_bot_api: FakeBotAPI) -> None:
-    post(f"{fake_bot_api.base_url}{fake_bot_api.token}/getMe", {})
+    post(method_url(fake_bot_api, "getMe"), {})
     with pytest.raises(TimeoutError, match=r"sendMessage call\(s\), got 0[\s\S]*getMe\[200\]"):
         fake_bot_api.wait_for("sendMessage", timeout=0.2)
+    assert [c.method for c in fake_bot_api.wait_for("getMe", timeout=0.2)] == ["getMe"]
 
 
-def test_fail_next_and_unknown_methods(fake_bot_api: FakeBotAPI) -> None:
-    base = f"{fake_bot_api.base_url}{fake_bot_api.token}"
+async def test_async_wait_for_counts_and_times_out(fake_bot_api: FakeBotAPI) -> None:
+    url = method_url(fake_bot_api, "getMe")
+    threading.Timer(0.1, post, args=(url, {})).start()
+    threading.Timer(0.2, post, args=(url, {})).start()
+    calls = await fake_bot_api.async_wait_for("getMe", count=2, timeout=3)
+    assert len(calls) == 2 and all(c.ok for c in calls)
+    with pytest.raises(TimeoutError, match=r"3 getMe call\(s\), got 2"):
+        await fake_bot_api.async_wait_for("getMe", count=3, timeout=0.2)
+
+
+def test_fail_next_unknown_methods_and_paths(fake_bot_api: FakeBotAPI) -> None:
+    fields = {"chat_id": "1", "text": "hi"}
     fake_bot_api.fail_next("sendMessage", status=403, times=2)
+    fake_bot_api.fail_next("sendMessage", status=429, retry_after=7)
     for _ in range(2):
-        assert post(f"{base}/sendMessage", {"chat_id": "1", "text": "hi"}) == (
+        assert post(method_url(fake_bot_api, "sendMessage"), fields) == (
             403,
-            {
-                "ok": False,
-                "error_code": 403,
-                "description": "Forbidden: bot was blocked by the user",
-            },
+            {"ok": False, "error_code": 403, "description": "Forbidden"},
         )
-    assert post(f"{base}/sendMessage", {"chat_id": "1", "text": "hi"})[0] == 200
-    assert post(f"{base}/fooBar", {})[0] == 400
-    assert post(f"{fake_bot_api.url}/nobot", {})[0] == 404
-    assert post(f"{base}/SENDMESSAGE", {"chat_id": "1", "text": "hi"})[0] == 200  # case-insensitive
+    status, body = post(method_url(fake_bot_api, "sendMessage"), fields)
+    assert status == 429 and body["parameters"] == {"retry_after": 7}
+    assert post(method_url(fake_bot_api, "sendMessage"), fields)[0] == 200
+    assert len(fake_bot_api.failed_calls()) == 3
 
-
-def test_standalone_server_serves_a_script_until_sigterm(tmp_path: Path) -> None:
-    script = tmp_path / "script.json"
-    script.write_text(json.dumps([{"command": "start", "user_id": 5}, {"text": "hi"}]))
-    proc = subprocess.Popen(
-        [sys.executable, str(FAKE_SCRIPT), "--port", "0", "--script", str(script)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        base_url = proc.stdout.readline().strip()
-        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/bot")
-        status, me = post(f"{base_url}123456:TEST/getMe", {})
-        assert status == 200 and me["result"]["username"] == "rightsdesk_test_bot"
-        texts: list[str] = []
-        deadline = time.monotonic() + 3
-        while len(texts) < 2 and time.monotonic() < deadline:
-            _, body = post(f"{base_url}123456:TEST/getUpdates", {"timeout": "1"})
-            texts = [u["message"]["text"] for u in body["result"]]
-        assert texts == ["/start", "hi"]
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=5) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+    status, body = post(method_url(fake_bot_api, "fooBar"), {})
+    assert status == 400 and body["description"] == "Bad Request: method fooBar not found"
+    assert post(fake_bot_api.base_url.removesuffix("/bot") + "/nobot", {})[0] == 404

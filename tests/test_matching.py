@@ -222,3 +222,18 @@ def test_we_are_clearly_ahead_of_plain_bm25() -> None:
 def test_the_held_out_set_does_not_collapse() -> None:
     held = asdict(summarise(evaluate(load_questions(HOLDOUT), matcher_ranker(matcher()))).overall)
     assert held["top1"] >= 0.78 and held["oos_rejected"] >= 0.8, held  # type: ignore[operator]
+
+
+# Floors per language on the development sets, a little under what was measured when the
+# translations landed (2026-12-01), so that a change which breaks one language fails here.
+LANGUAGE_FLOORS = {"top1": 0.78, "top3": 0.88, "oos_rejected": 0.75}
+LANGUAGE_CEILING = 0.05  # wrong confident answers
+
+
+@pytest.mark.parametrize("lang", ["id", "ms", "vi", "th", "my", "tl"])
+def test_each_language_stays_above_its_floor(lang: str) -> None:
+    path = ROOT / "tests" / "eval" / "lang" / f"{lang}-dev.yaml"
+    found = summarise(evaluate(load_questions(path), matcher_ranker(matcher()))).overall
+    for metric, floor in LANGUAGE_FLOORS.items():
+        assert getattr(found, metric) >= floor, (metric, found)
+    assert found.wrong_answer_rate <= LANGUAGE_CEILING, found

@@ -412,14 +412,14 @@ class Matcher:
         for word in raw_words:
             known.update(self.vocabulary.canonical([word]))
         self.vocabulary.learn(known)
-        self._rights_words = frozenset(
-            w for phrase in kb.rights_words for w in self.vocabulary.content_words(phrase)
-        ) | frozenset(
-            w
-            for lang, words in kb.words.items()
-            for phrase in words.rights_words
-            for w in self.vocabulary.content_words(phrase, lang=lang)
-        )
+        # Each rights word or phrase counts only whole: all its words (and, for Vietnamese,
+        # Thai and Burmese, their bigrams, so in order) must be in the message. One syllable
+        # of "tạm giam" (custody) also opens "giảm giá" (a discount).
+        phrases = [(None, phrase) for phrase in kb.rights_words] + [
+            (lang, phrase) for lang, words in kb.words.items() for phrase in words.rights_words
+        ]
+        rights_cut = [self.vocabulary.content_words(phrase, lang=lang) for lang, phrase in phrases]
+        self._rights_phrases = [frozenset(words) for words in rights_cut if words]
         n = len(self._docs)
         df: dict[str, int] = defaultdict(int)
         for entry_weights in weights:
@@ -495,7 +495,8 @@ class Matcher:
         scored.sort(key=lambda pair: pair[0], reverse=True)
         top = tuple(Match(d, sc) for sc, d in scored if isinstance(d, Entry))[:MAX_MATCHES]
         decline = next(((sc, d) for sc, d in scored if isinstance(d, Decline)), None)
-        if decline is not None and self._rights_words.intersection(content):
+        present = set(content)
+        if decline is not None and any(p <= present for p in self._rights_phrases):
             decline = None  # about someone's rights: never brushed off
         best_entry = top[0].score if top else 0.0
         if decline is not None and decline[0] >= max(
