@@ -106,3 +106,15 @@ def test_kb_translations_prints_coverage_and_status(capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "vi Tiếng Việt" in out and "50/50" in out
     assert "machine" in out and "Not yet reviewed by a person" in out
+
+
+def test_the_bots_words_need_an_honest_status_too(tmp_path: Path) -> None:
+    from rightsdesk.messages import check_messages
+
+    bot = tmp_path / "bot"
+    shutil.copytree(ROOT / "bot", bot)
+    vi = bot / "translations" / "vi.yaml"
+    vi.write_text(vi.read_text(encoding="utf-8").replace("status: machine", "status: guess", 1))
+    problems, messages = check_messages(bot / "messages.yaml")
+    assert messages is None
+    assert any("translation status must be one of" in p.message for p in problems)

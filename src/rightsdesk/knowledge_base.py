@@ -529,25 +529,28 @@ class _EntryReader:
         return tuple(result)
 
     def review(self) -> Review | None:
-        value = self.doc.data.get("review")
+        found = self.dated_status("review", REVIEW_STATUSES)
+        return Review(*found) if found else None
+
+    def dated_status(self, name: str, allowed: tuple[str, ...]) -> tuple[str, str, str] | None:
+        """A ``name: {status, by, date}`` block: who says how far to trust a text, and when."""
+        value = self.doc.data.get(name)
         if not isinstance(value, dict):
-            self.problem(
-                ("review",) if value is not None else (), "'review' needs status, by, date"
-            )
+            self.problem((name,) if value is not None else (), f"'{name}' needs status, by, date")
             return None
-        key = ("review",)
+        key = (name,)
         status = self.string("status", data=value, key=(*key, "status"))
         by = self.string("by", data=value, key=(*key, "by"))
         when = self.string("date", data=value, key=(*key, "date"))
-        if status is not None and status not in REVIEW_STATUSES:
-            self.problem((*key, "status"), "review status must be 'draft' or 'reviewed'")
+        if status is not None and status not in allowed:
+            self.problem((*key, "status"), f"{name} status must be one of {', '.join(allowed)}")
         if when is not None:
             try:
                 date.fromisoformat(when)
             except ValueError:
-                self.problem((*key, "date"), f"review date '{when}' must be YYYY-MM-DD")
-        if status and by and when:
-            return Review(status, by, when)
+                self.problem((*key, "date"), f"{name} date '{when}' must be YYYY-MM-DD")
+        if status in allowed and by and when:
+            return status, by, when
         return None
 
 
@@ -646,6 +649,17 @@ def broken_script(text: str) -> str | None:
     return None
 
 
+def read_translation_status(
+    doc: YamlDocument, problems: list[Problem], lang: str
+) -> Translation | None:
+    """The ``lang:`` and ``translation:`` blocks every translation file starts with."""
+    reader = _EntryReader(doc, problems)
+    if doc.data.get("lang") != lang:
+        reader.problem(("lang",), f"'lang' must be '{lang}', the folder this file is in")
+    found = reader.dated_status("translation", TRANSLATION_STATUSES)
+    return Translation(*found) if found else None
+
+
 class _TranslationReader:
     """Reads ``translations/<lang>/*.yaml`` and merges them into the English entries."""
 
@@ -719,33 +733,7 @@ class _TranslationReader:
         return doc
 
     def _status(self, reader: _EntryReader, lang: str) -> Translation | None:
-        doc = reader.doc
-        if doc.data.get("lang") != lang:
-            reader.problem(("lang",), f"'lang' must be '{lang}', the folder this file is in")
-        value = doc.data.get("translation")
-        if not isinstance(value, dict):
-            reader.problem(
-                ("translation",) if value is not None else (),
-                "'translation' needs status, by, date",
-            )
-            return None
-        key = ("translation",)
-        status = reader.string("status", data=value, key=(*key, "status"))
-        by = reader.string("by", data=value, key=(*key, "by"))
-        when = reader.string("date", data=value, key=(*key, "date"))
-        if status is not None and status not in TRANSLATION_STATUSES:
-            reader.problem(
-                (*key, "status"),
-                f"translation status must be one of {', '.join(TRANSLATION_STATUSES)}",
-            )
-        if when is not None:
-            try:
-                date.fromisoformat(when)
-            except ValueError:
-                reader.problem((*key, "date"), f"date '{when}' must be YYYY-MM-DD")
-        if status and by and when:
-            return Translation(status, by, when)
-        return None
+        return read_translation_status(reader.doc, self.problems, lang)
 
     def _merge_entry(self, doc: YamlDocument, lang: str, entry: Entry) -> Entry | None:
         reader = _EntryReader(doc, self.problems)

@@ -10,16 +10,15 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from rightsdesk.knowledge_base import (
-    TRANSLATION_STATUSES,
     KnowledgeBaseError,
     Problem,
     Translation,
     broken_script,
+    read_translation_status,
 )
 from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES, Localized
 from rightsdesk.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
@@ -182,9 +181,7 @@ def _read_translation(
     if not isinstance(data, dict) or not isinstance(data.get("texts"), dict):
         problems.append(Problem(path, 1, "expected 'lang:', 'translation:' and 'texts:'"))
         return None
-    if data.get("lang") != lang:
-        problems.append(Problem(path, doc.line_of("lang"), f"'lang' must be '{lang}'"))
-    status = _status(doc, problems)
+    status = read_translation_status(doc, problems, lang)
     block = _flatten(data["texts"])
     problems.extend(_check_block(doc, ("texts",), lang, block, english))
     for key in english:
@@ -195,26 +192,6 @@ def _read_translation(
     if len(problems) > start or status is None:
         return None
     return lang, status, block
-
-
-def _status(doc: YamlDocument, problems: list[Problem]) -> Translation | None:
-    value = doc.data.get("translation")
-    line = doc.line_of("translation")
-    if not isinstance(value, dict) or not all(value.get(k) for k in ("status", "by", "date")):
-        problems.append(Problem(doc.path, line, "'translation' needs status, by, date"))
-        return None
-    status, by, when = (str(value[k]) for k in ("status", "by", "date"))
-    if status not in TRANSLATION_STATUSES:
-        problems.append(
-            Problem(doc.path, line, f"status must be one of {', '.join(TRANSLATION_STATUSES)}")
-        )
-        return None
-    try:
-        date.fromisoformat(when)
-    except ValueError:
-        problems.append(Problem(doc.path, line, f"date '{when}' must be YYYY-MM-DD"))
-        return None
-    return Translation(status, by, when)
 
 
 def _flatten(block: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
