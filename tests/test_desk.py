@@ -8,12 +8,11 @@ from pathlib import Path
 import sqlite_utils
 
 from conftest import ROOT, SECRET, make_desk
-from fake_bot_api import FakeBotAPI
 from rightsdesk.config import Settings
 from rightsdesk.console import ConsoleChat
 from rightsdesk.desk import Asker
 from rightsdesk.query_log import QueryLog
-from telegram_harness import USER, Bot
+from telegram_harness import Bot
 
 QUESTION = "cops took my client's phone without a warrant, is that allowed?"
 # Columns that say what was asked and decided; the rest (key, hour, asker) are per event.
@@ -79,9 +78,3 @@ def test_choices_are_kept_in_memory_for_a_bounded_number_of_people(
     for person in range(5):
         desk.choose_language(Asker(id=person), "vi")
     assert [desk.language(Asker(id=p)) for p in range(5)] == ["en", "en", "vi", "vi", "vi"]
-
-
-def test_an_unknown_fake_is_not_needed_here(fake_bot_api: FakeBotAPI) -> None:
-    # The desk is usable without any Telegram at all: the fake only proves nothing was called.
-    make_desk().ask(QUESTION, Asker(id=USER))
-    assert fake_bot_api.calls("sendMessage") == []

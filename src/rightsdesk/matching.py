@@ -77,7 +77,7 @@ UNKNOWN_WEIGHT = 0.8  # how much a word the base has never seen counts against a
 DECLINE_MARGIN = 0.0  # decline when a decline scores within this of the best entry
 # How many phrasings of a candidate are compared with rapidfuzz: those sharing the most
 # weight with the question. Comparing all of them (about 200 an entry in seven languages)
-# cost 5 ms a question.
+# cost p50 6.1 ms and p99 10.5 ms a question; the closest 20, p50 1.3-1.6 ms.
 FUZZY_PHRASINGS = 20
 STORY_WORDS = 4.0  # beyond about this many content words, a longer story dilutes no further
 CANDIDATES = 12
