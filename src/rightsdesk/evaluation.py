@@ -223,3 +223,102 @@ def reply_language_share(questions: Sequence[EvalQuestion], matcher: Matcher) ->
         )
         hits[question.lang].append(lang == question.lang)
     return {lang: round(sum(h) / len(h), 4) for lang, h in sorted(hits.items())}
+
+
+# -- emergency cards ------------------------------------------------------------------------
+#
+# An emergency file is a YAML list of ``{q, lang, emergency}``: ``emergency`` is the kind of
+# card that must come first, or null for a look-alike that must get none.
+
+
+@dataclass(frozen=True)
+class EmergencyQuestion:
+    q: str
+    lang: str
+    emergency: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class EmergencyMetrics:
+    """``recall``: share of urgent messages that got a card; ``right_kind``: of those, the
+    right kind; ``false_cards``: share of look-alikes that got a card."""
+
+    urgent: int
+    recall: float
+    right_kind: float
+    lookalikes: int
+    false_cards: float
+
+
+def is_emergency_file(path: Path) -> bool:
+    try:
+        data = load_yaml(path).data
+    except (YamlSyntaxError, OSError):
+        return False
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and isinstance(data[0], dict)
+        and ("emergency" in data[0])
+    )
+
+
+def load_emergency_questions(path: Path) -> list[EmergencyQuestion]:
+    try:
+        doc = load_yaml(path)
+    except (YamlSyntaxError, OSError) as error:
+        raise EvalFileError(str(error)) from error
+    if not isinstance(doc.data, list):
+        raise EvalFileError(f"{path}:1: expected a list of {{q, lang, emergency}} items")
+    out = []
+    for i, item in enumerate(doc.data):
+        line = doc.line_of(i)
+        if not isinstance(item, dict) or not isinstance(item.get("q"), str):
+            raise EvalFileError(f"{path}:{line}: each item needs a text 'q'")
+        if "emergency" not in item:
+            raise EvalFileError(f"{path}:{line}: each item needs 'emergency' (a kind or null)")
+        kind = item["emergency"]
+        out.append(
+            EmergencyQuestion(
+                item["q"], str(item.get("lang", "en")), str(kind) if kind else None, line
+            )
+        )
+    return out
+
+
+EmergencyOutcome = tuple[EmergencyQuestion, str | None]
+
+
+def evaluate_emergencies(
+    questions: Sequence[EmergencyQuestion], detect: Callable[[str], str | None]
+) -> list[EmergencyOutcome]:
+    return [(q, detect(q.q)) for q in questions]
+
+
+def summarise_emergencies(
+    outcomes: Sequence[EmergencyOutcome],
+) -> tuple[EmergencyMetrics, dict[str, EmergencyMetrics]]:
+    by_lang: dict[str, list[EmergencyOutcome]] = defaultdict(list)
+    for outcome in outcomes:
+        by_lang[outcome[0].lang].append(outcome)
+    return _emergency_metrics(outcomes), {
+        lang: _emergency_metrics(items) for lang, items in sorted(by_lang.items())
+    }
+
+
+def _emergency_metrics(outcomes: Sequence[EmergencyOutcome]) -> EmergencyMetrics:
+    urgent = [(q, got) for q, got in outcomes if q.emergency]
+    lookalikes = [(q, got) for q, got in outcomes if not q.emergency]
+    carded = [(q, got) for q, got in urgent if got]
+    return EmergencyMetrics(
+        urgent=len(urgent),
+        recall=round(len(carded) / len(urgent), 4) if urgent else 0.0,
+        right_kind=round(sum(q.emergency == got for q, got in carded) / len(carded), 4)
+        if carded
+        else 0.0,
+        lookalikes=len(lookalikes),
+        false_cards=round(sum(bool(got) for _, got in lookalikes) / len(lookalikes), 4)
+        if lookalikes
+        else 0.0,
+    )

@@ -1,0 +1,493 @@
+"""Emergencies happening now: recognising them, and the card that comes before any answer.
+
+A message about an overdose, an arrest or raid in progress, someone being taken to a
+compulsory centre, violence in custody or a person who may harm themselves gets a short card
+first. Recognition runs before matching and apart from it, on word lists editors keep in
+``bot/emergency/<lang>.yaml``: a missed emergency costs far more than a missed answer, so it
+must not depend on the matcher's thresholds, and editors must be able to see exactly which
+words trigger a card.
+
+Each language's triggers count with that language's "now" words (and English ones), so that
+a short cue of one language cannot combine with a trigger of another; "not now" words of any
+language hold a card back. Latin-script phrases match as whole words in order (one other
+word may stand between two of them) and ``*`` for any ending; strong phrases of two words or
+more also match with one wrong letter (never the first) in words of five letters or more.
+Thai and Burmese phrases match inside the text, which has no spaces between words, but never
+end in the middle of a syllable.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rightsdesk.knowledge_base import Problem, Translation, broken_script, read_translation_status
+from rightsdesk.languages import fold, prepare, tokens
+from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES
+from rightsdesk.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
+
+KINDS_FILE = "kinds.yaml"
+CALLS = ("medical", "none")
+TEXT_KEYS = (
+    "heading",
+    "call_medical",
+    "call_unknown_country",
+    "no_number",
+    "hotline",
+    "then",
+    "source",
+)
+LIST_KEYS = ("strong", "words")
+FUZZY_MIN_LENGTH = 5  # shorter words differ by one letter from too many others
+_NON_LATIN = re.compile("[\u0e00-\u0e7f\u1000-\u109f\ua9e0-\ua9ff\uaa60-\uaa7f]")
+_SPACE = re.compile(r"\s+")
+
+
+class EmergencyError(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of emergency, as ``kinds.yaml`` describes it."""
+
+    name: str
+    entry: str | None  # the knowledge base entry shown after the card
+    call: str  # "medical": the card names the medical emergency number; "none": no number
+    always: bool  # a strong phrase shows the card even in a message that sounds hypothetical
+    source: str
+    cite: str  # the source, short enough for the card
+
+
+@dataclass(frozen=True)
+class CardText:
+    """A card's words in one language."""
+
+    title: str
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Found:
+    """An emergency recognised in a message: which kind, in which language's words."""
+
+    kind: str
+    lang: str
+    strong: bool
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    words: tuple[str, ...] = ()  # Latin script: folded words, a trailing * for any ending
+    inside: str = ""  # Thai or Burmese: matched inside the text with spaces removed
+
+
+@dataclass
+class _Triggers:
+    strong: list[_Phrase] = field(default_factory=list)
+    words: list[_Phrase] = field(default_factory=list)
+    context: list[_Phrase] = field(default_factory=list)
+
+
+@dataclass
+class _LanguageWords:
+    now: list[_Phrase] = field(default_factory=list)
+    not_now: list[_Phrase] = field(default_factory=list)
+    conditional: list[_Phrase] = field(default_factory=list)
+    kinds: dict[str, _Triggers] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    countries: dict[str, str] = field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)
+    cards: dict[str, CardText] = field(default_factory=dict)
+    translation: Translation | None = None
+
+
+class _Vocabulary:
+    """Every Latin-script word of every phrase, indexed so that a message's words are looked
+    up once: exactly, with one letter wrong (by their one-deletion forms), or by a prefix."""
+
+    def __init__(self, phrases: Iterable[_Phrase]) -> None:
+        self.exact: set[str] = set()
+        self.by_deletion: dict[str, set[str]] = {}
+        self.prefixes: set[str] = set()
+        for phrase in phrases:
+            for word in phrase.words:
+                if word.endswith("*"):
+                    self.prefixes.add(word[:-1])
+                    continue
+                self.exact.add(word)
+                if len(word) >= FUZZY_MIN_LENGTH:
+                    for form in _deletions(word):
+                        self.by_deletion.setdefault(form, set()).add(word)
+        self.prefix_lengths = sorted({len(p) for p in self.prefixes})
+
+    def senses(self, word: str) -> frozenset[str]:
+        """The phrase words ``word`` may stand for (a prefix ``p`` as ``p*``)."""
+        found = {word} if word in self.exact else set()
+        if len(word) >= FUZZY_MIN_LENGTH - 1:
+            for form in _deletions(word):
+                for candidate in self.by_deletion.get(form, ()):
+                    # Typos rarely hit the first letter, while real words that differ only
+                    # there are common ("picked", "kicked").
+                    if abs(len(candidate) - len(word)) <= 1 and candidate[0] == word[0]:
+                        found.add(candidate)
+        for n in self.prefix_lengths:
+            if n > len(word):
+                break
+            if word[:n] in self.prefixes:
+                found.add(word[:n] + "*")
+        return frozenset(found)
+
+
+class _Text:
+    """A message prepared once for every language's phrases."""
+
+    def __init__(self, text: str, vocabulary: _Vocabulary) -> None:
+        prepared = prepare(text).text
+        self.words = [w for w in tokens(prepared) if w]
+        self.senses = [vocabulary.senses(w) for w in self.words]
+        self.present = frozenset().union(*self.senses)
+        self.squashed = _SPACE.sub("", prepared.casefold()) if _NON_LATIN.search(prepared) else ""
+
+    def has(self, phrase: _Phrase) -> bool:
+        if phrase.inside:
+            return self._inside(phrase.inside)
+        if len(phrase.words) == 1:
+            # A lone word one letter off is too often a word of another language
+            # (Indonesian "pingsan", fainted; Filipino "pinsan", cousin).
+            return self.has_exactly(phrase)
+        first = phrase.words[0]
+        if first not in self.present:
+            return False
+        for start, senses in enumerate(self.senses):
+            if first in senses and self._rest_follows(start, phrase.words[1:]):
+                return True
+        return False
+
+    def has_exactly(self, phrase: _Phrase) -> bool:
+        """Like :meth:`has`, without spelling tolerance: for cue words, which are short and
+        common, so that one letter off is usually another word ("sidang" is not "sedang")."""
+        if phrase.inside:
+            return self._inside(phrase.inside)
+        n = len(phrase.words)
+        for start in range(len(self.words) - n + 1):
+            if all(_same(self.words[start + i], w) for i, w in enumerate(phrase.words)):
+                return True
+        return False
+
+    def _inside(self, wanted: str) -> bool:
+        """``wanted`` inside the text, not cut off in the middle of a syllable: in Burmese
+        "တုန်းက" must not match the start of "တုန်း ကျနော်", whose "က" takes a medial."""
+        text = self.squashed
+        at = text.find(wanted)
+        while at >= 0:
+            end = at + len(wanted)
+            if end == len(text) or not unicodedata.category(text[end]).startswith("M"):
+                return True
+            at = text.find(wanted, at + 1)
+        return False
+
+    def _rest_follows(self, at: int, rest: tuple[str, ...]) -> bool:
+        if not rest:
+            return True
+        # One other word may stand between two words of a phrase ("not really breathing").
+        for nxt in (at + 1, at + 2):
+            if (
+                nxt < len(self.senses)
+                and rest[0] in self.senses[nxt]
+                and self._rest_follows(nxt, rest[1:])
+            ):
+                return True
+        return False
+
+    def any(self, phrases: Iterable[_Phrase]) -> bool:
+        return any(self.has(p) for p in phrases)
+
+    def any_exactly(self, phrases: Iterable[_Phrase]) -> bool:
+        return any(self.has_exactly(p) for p in phrases)
+
+
+def _same(word: str, wanted: str) -> bool:
+    return word.startswith(wanted[:-1]) if wanted.endswith("*") else word == wanted
+
+
+class Emergencies:
+    """The kinds, their words in every language, and the cards' texts."""
+
+    def __init__(self, kinds: Sequence[Kind], words: Mapping[str, _LanguageWords]) -> None:
+        self.kinds = {k.name: k for k in kinds}
+        self._order = [k.name for k in kinds]
+        self._words = dict(words)
+        # Spelling tolerance only for strong phrases: several words long, they rarely meet
+        # another phrase by accident, while a single topic word one letter off is often a
+        # different word ("posisi" is not "polisi").
+        self._vocabulary = _Vocabulary(
+            p for w in self._words.values() for t in w.kinds.values() for p in t.strong
+        )
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(lang for lang in LANGUAGES if lang in self._words)
+
+    def detect(self, text: str) -> Found | None:
+        """The emergency ``text`` is about, or None; when it fits several kinds, the first in
+        the order of ``kinds.yaml``.
+
+        A strong phrase shows the card unless a "not now" word holds it back, or an "if" word
+        without a "now" word does (except for kinds marked ``always``). A topic word needs a
+        "now" word and no "not now" word."""
+        message = _Text(text, self._vocabulary)
+        found: list[Found] = []
+        # "Not now" and "if" words hold a card back whatever their language: people mix
+        # languages, and a wrong hold costs less than a card on every look-alike. "Now"
+        # words count only with their own language's triggers (and English ones, which every
+        # language mixes in), because a short word of one language may be anything in another.
+        not_now = any(message.any_exactly(w.not_now) for w in self._words.values())
+        conditional = any(message.any_exactly(w.conditional) for w in self._words.values())
+        english = self._words.get(DEFAULT_LANGUAGE)
+        english_now = english is not None and message.any_exactly(english.now)
+        for lang, words in self._words.items():
+            now = english_now or message.any_exactly(words.now)
+            for name in self._order:
+                triggers = words.kinds[name]
+                if triggers.context and not message.any_exactly(triggers.context):
+                    continue
+                strong = message.any(triggers.strong)
+                held = not_now or (conditional and not now and not self.kinds[name].always)
+                if strong and not held:
+                    found.append(Found(name, lang, True))
+                elif now and not not_now and message.any_exactly(triggers.words):
+                    found.append(Found(name, lang, False))
+        if not found:
+            return None
+        return min(found, key=lambda f: self._order.index(f.kind))
+
+    def card(self, kind: str, lang: str) -> CardText:
+        words = self._words.get(lang) or self._words[DEFAULT_LANGUAGE]
+        return words.cards.get(kind) or self._words[DEFAULT_LANGUAGE].cards[kind]
+
+    def text(self, key: str, lang: str, **values: object) -> str:
+        words = self._words.get(lang) or self._words[DEFAULT_LANGUAGE]
+        template = words.texts.get(key) or self._words[DEFAULT_LANGUAGE].texts[key]
+        return template.format(**values)
+
+    def country_name(self, code: str, lang: str) -> str:
+        words = self._words.get(lang) or self._words[DEFAULT_LANGUAGE]
+        return words.countries.get(code) or self._words[DEFAULT_LANGUAGE].countries.get(code, code)
+
+    def service_name(self, service: str, lang: str) -> str:
+        words = self._words.get(lang) or self._words[DEFAULT_LANGUAGE]
+        return words.services.get(service) or self._words[DEFAULT_LANGUAGE].services[service]
+
+    def translation(self, lang: str) -> Translation | None:
+        words = self._words.get(lang)
+        return words.translation if words else None
+
+
+def _deletions(word: str) -> set[str]:
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def _phrase(text: str) -> _Phrase | None:
+    text = prepare(text, detect_zawgyi=False).text
+    if _NON_LATIN.search(text):
+        return _Phrase(inside=_SPACE.sub("", text.casefold()))
+    star = text.rstrip().endswith("*")
+    words = tuple(fold(w) for w in tokens(text.replace("*", " ")))
+    if not words:
+        return None
+    if star:
+        words = (*words[:-1], words[-1] + "*")
+    return _Phrase(words=words)
+
+
+# -- loading and checking -------------------------------------------------------------------
+
+
+def load_emergencies(folder: Path, kb_ids: Iterable[str] | None = None) -> Emergencies:
+    problems, emergencies = check_emergencies(folder, kb_ids)
+    if problems or emergencies is None:
+        raise EmergencyError(problems)
+    return emergencies
+
+
+def check_emergencies(
+    folder: Path, kb_ids: Iterable[str] | None = None
+) -> tuple[list[Problem], Emergencies | None]:
+    """Problems in ``folder`` (empty when all is well), and what it holds."""
+    problems: list[Problem] = []
+    kinds_doc = _load(folder / KINDS_FILE, problems)
+    if kinds_doc is None:
+        return problems, None
+    kinds = _read_kinds(kinds_doc, problems, set(kb_ids) if kb_ids is not None else None)
+    english = folder / f"{DEFAULT_LANGUAGE}.yaml"
+    words: dict[str, _LanguageWords] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == KINDS_FILE:
+            continue
+        lang = path.stem
+        if lang not in LANGUAGES:
+            problems.append(Problem(path, 1, f"unknown language code '{lang}' in the file name"))
+            continue
+        doc = _load(path, problems)
+        if doc is not None:
+            read = _read_language(doc, lang, kinds, problems)
+            if read is not None:
+                words[lang] = read
+    if DEFAULT_LANGUAGE not in words and not any(p.path == english for p in problems):
+        problems.append(Problem(english, 1, "the English emergency file is missing"))
+    if problems:
+        return problems, None
+    return [], Emergencies(kinds, words)
+
+
+def _load(path: Path, problems: list[Problem]) -> YamlDocument | None:
+    try:
+        doc = load_yaml(path)
+    except FileNotFoundError:
+        problems.append(Problem(path, 1, "file not found"))
+        return None
+    except YamlSyntaxError as error:
+        problems.append(Problem(error.path, error.line, error.message))
+        return None
+    if not isinstance(doc.data, dict):
+        problems.append(Problem(path, 1, "expected keys and values"))
+        return None
+    return doc
+
+
+def _read_kinds(doc: YamlDocument, problems: list[Problem], kb_ids: set[str] | None) -> list[Kind]:
+    block = doc.data.get("kinds")
+    if not isinstance(block, dict) or not block:
+        problems.append(Problem(doc.path, doc.line_of(), "expected a block 'kinds:'"))
+        return []
+    kinds: list[Kind] = []
+    for name, spec in block.items():
+        line = doc.line_of("kinds", name)
+        if not isinstance(spec, dict):
+            problems.append(Problem(doc.path, line, f"kind '{name}' needs entry, call, source"))
+            continue
+        entry = spec.get("entry")
+        if entry is not None and kb_ids is not None and entry not in kb_ids:
+            problems.append(Problem(doc.path, line, f"'{name}': no entry with id '{entry}'"))
+        if spec.get("call") not in CALLS:
+            problems.append(Problem(doc.path, line, f"'{name}': call must be one of {CALLS}"))
+        if not isinstance(spec.get("always"), bool):
+            problems.append(Problem(doc.path, line, f"'{name}': always must be true or false"))
+        for key in ("source", "cite"):
+            if not isinstance(spec.get(key), str) or not spec[key].strip():
+                problems.append(Problem(doc.path, line, f"'{name}': every kind needs a {key}"))
+        kinds.append(
+            Kind(
+                name=str(name),
+                entry=entry if isinstance(entry, str) else None,
+                call=str(spec.get("call")),
+                always=bool(spec.get("always")),
+                source=str(spec.get("source", "")).strip(),
+                cite=str(spec.get("cite", "")).strip(),
+            )
+        )
+    return kinds
+
+
+def _read_language(
+    doc: YamlDocument, lang: str, kinds: Sequence[Kind], problems: list[Problem]
+) -> _LanguageWords | None:
+    data = doc.data
+    out = _LanguageWords()
+    before = len(problems)
+    if lang != DEFAULT_LANGUAGE:
+        out.translation = read_translation_status(doc, problems, lang)
+    elif data.get("lang") != lang:
+        problems.append(Problem(doc.path, doc.line_of("lang"), f"'lang' must be '{lang}'"))
+    cues = data.get("cues")
+    if not isinstance(cues, dict):
+        problems.append(Problem(doc.path, doc.line_of(), "expected a block 'cues:' (now, not_now)"))
+        cues = {}
+    out.now = _phrases(doc, ("cues", "now"), cues.get("now"), problems)
+    out.not_now = _phrases(doc, ("cues", "not_now"), cues.get("not_now"), problems)
+    out.conditional = _phrases(doc, ("cues", "if"), cues.get("if"), problems)
+    texts = data.get("texts") if isinstance(data.get("texts"), dict) else {}
+    for key in TEXT_KEYS:
+        value = texts.get(key)
+        if not _is_text(value):
+            problems.append(Problem(doc.path, doc.line_of("texts"), f"texts needs '{key}'"))
+        else:
+            out.texts[key] = _checked(doc, ("texts", key), value, problems)
+    for name in ("countries", "services"):
+        found = data.get(name)
+        if not isinstance(found, dict):
+            problems.append(Problem(doc.path, doc.line_of(), f"expected a block '{name}:'"))
+            continue
+        target = out.countries if name == "countries" else out.services
+        for key, value in found.items():
+            if _is_text(value):
+                target[str(key)] = _checked(doc, (name, key), value, problems)
+    block = data.get("kinds") if isinstance(data.get("kinds"), dict) else {}
+    for kind in kinds:
+        spec = block.get(kind.name)
+        where = ("kinds", kind.name)
+        if not isinstance(spec, dict):
+            problems.append(Problem(doc.path, doc.line_of("kinds"), f"missing kind '{kind.name}'"))
+            continue
+        steps = spec.get("steps")
+        if not _is_text(spec.get("title")) or not isinstance(steps, list) or not steps:
+            problems.append(
+                Problem(doc.path, doc.line_of(*where), f"'{kind.name}' needs a title and steps")
+            )
+            continue
+        out.cards[kind.name] = CardText(
+            _checked(doc, (*where, "title"), spec["title"], problems),
+            tuple(_checked(doc, (*where, "steps", i), s, problems) for i, s in enumerate(steps)),
+        )
+        triggers = _Triggers()
+        for key in LIST_KEYS:
+            setattr(triggers, key, _phrases(doc, (*where, key), spec.get(key), problems))
+        if not triggers.strong:
+            problems.append(Problem(doc.path, doc.line_of(*where), f"'{kind.name}' has no strong"))
+        triggers.context = _phrases(doc, (*where, "context"), spec.get("context", []), problems)
+        out.kinds[kind.name] = triggers
+    return out if len(problems) == before else None
+
+
+def _phrases(
+    doc: YamlDocument, where: tuple[str | int, ...], value: Any, problems: list[Problem]
+) -> list[_Phrase]:
+    if value is None:
+        value = []
+    if not isinstance(value, list):
+        problems.append(Problem(doc.path, doc.line_of(*where), "expected a list of phrases"))
+        return []
+    phrases = []
+    for i, item in enumerate(value):
+        line = doc.line_of(*where, i)
+        if not isinstance(item, (str, int)) or not str(item).strip():
+            problems.append(Problem(doc.path, line, "a phrase must be a text"))
+            continue
+        _checked(doc, (*where, i), str(item), problems)
+        phrase = _phrase(str(item))
+        if phrase is None:
+            problems.append(Problem(doc.path, line, f"'{item}' has no letters to match"))
+        else:
+            phrases.append(phrase)
+    return phrases
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _checked(
+    doc: YamlDocument, where: tuple[str | int, ...], text: Any, problems: list[Problem]
+) -> str:
+    clean = str(text).strip()
+    broken = broken_script(clean)
+    if broken:
+        problems.append(Problem(doc.path, doc.line_of(*where), broken))
+    return clean
