@@ -15,9 +15,11 @@ from fake_bot_api import FakeBotAPI
 from rightsdesk.config import Settings
 from rightsdesk.decision import Decision
 from rightsdesk.desk import Desk
+from rightsdesk.emergency import Emergencies, load_emergencies
 from rightsdesk.knowledge_base import KnowledgeBase, load_knowledge_base
 from rightsdesk.messages import Messages, load_messages
 from rightsdesk.query_log import QueryEvent
+from rightsdesk.referrals import Referrals, load_referrals
 from telegram_harness import Bot, running_bot
 
 # Exactly the shortest secret the bot accepts.
@@ -83,10 +85,30 @@ def _shipped_matcher():  # type: ignore[no-untyped-def]
     return Matcher(shipped_kb())
 
 
-def make_desk(settings: Settings | None = None, query_log=None) -> Desk:  # type: ignore[no-untyped-def]
+@functools.cache
+def shipped_emergencies() -> Emergencies:
+    return load_emergencies(ROOT / "bot" / "emergency", [e.id for e in shipped_kb().entries])
+
+
+@functools.cache
+def shipped_referrals() -> Referrals:
+    return load_referrals(ROOT / "bot" / "referrals.yaml")
+
+
+def make_desk(  # type: ignore[no-untyped-def]
+    settings: Settings | None = None, query_log=None, *, referrals: Referrals | None = None
+) -> Desk:
     """A desk over the shipped content; the matcher index is built once for all tests."""
     settings = settings or Settings.defaults(ROOT)
-    return Desk(settings, shipped_kb(), shipped_messages(), query_log, matcher=_shipped_matcher())
+    return Desk(
+        settings,
+        shipped_kb(),
+        shipped_messages(),
+        query_log,
+        matcher=_shipped_matcher(),
+        emergencies=shipped_emergencies(),
+        referrals=referrals or shipped_referrals(),
+    )
 
 
 @pytest.fixture

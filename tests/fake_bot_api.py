@@ -74,6 +74,7 @@ JSON = dict[str, Any]
 
 #: Telegram's limit on a message's text after entity parsing.
 MAX_MESSAGE_LENGTH = 4096
+DELETE_WINDOW_S = 48 * 3600  # how long a bot may delete messages in a private chat
 #: Telegram's limit on an inline button's ``callback_data``, in UTF-8 bytes.
 MAX_CALLBACK_DATA_BYTES = 64
 
@@ -339,6 +340,8 @@ class FakeBotAPI:
         self._chats: dict[int, JSON] = {}
         self._last_user_message: dict[int, JSON] = {}
         self._last_bot_message: dict[int, JSON] = {}
+        # Every message still in a chat, both sides: (chat id, message id) -> its date.
+        self._present: dict[tuple[int, int], int] = {}
         self._open_callback_queries: set[str] = set()
         self._failures: dict[str, list[tuple[int, str, JSON | None]]] = {}
         self._token_rejected = False
@@ -475,6 +478,7 @@ class FakeBotAPI:
                 message["entities"] = entities
             self._chats[chat["id"]] = chat
             self._last_user_message[chat["id"]] = message
+            self._present[(chat["id"], message["message_id"])] = message["date"]
             self._push({"message": message})
 
     def _push(self, update: JSON) -> None:
@@ -666,7 +670,31 @@ class FakeBotAPI:
             "text": text,
         }
         self._last_bot_message[chat_id] = message
+        self._present[(chat_id, message["message_id"])] = message["date"]
         return message
+
+    def _delete_message(self, params: JSON) -> bool:
+        # As Telegram: a bot may delete any message of a private chat for 48 hours.
+        where = (int(params["chat_id"]), int(params["message_id"]))  # form fields arrive as text
+        date = self._present.get(where)
+        if date is None:
+            raise _bad_request("message to delete not found")
+        if time.time() - date > DELETE_WINDOW_S:
+            raise _bad_request("message can't be deleted for everyone")
+        del self._present[where]
+        return True
+
+    def messages_in(self, chat_id: int) -> list[int]:
+        """The ids of the messages still in a chat (both sides), oldest first."""
+        with self._cond:
+            return sorted(m for c, m in self._present if c == chat_id)
+
+    def age_messages(self, chat_id: int, seconds: float) -> None:
+        """Make every message of a chat ``seconds`` older, as if time had passed."""
+        with self._cond:
+            for where, date in self._present.items():
+                if where[0] == chat_id:
+                    self._present[where] = int(date - seconds)
 
     def _answer_callback_query(self, params: JSON) -> bool:
         query_id = params.get("callback_query_id")
@@ -698,6 +726,7 @@ class FakeBotAPI:
         "getMe": _get_me,
         "sendMessage": _send_message,
         "answerCallbackQuery": _answer_callback_query,
+        "deleteMessage": _delete_message,
         "setMyCommands": _set_my_commands,
         "setWebhook": _set_webhook,
         "deleteWebhook": _delete_webhook,

@@ -105,9 +105,13 @@ async def running_bot(fake_bot_api: FakeBotAPI, tmp_path: Path) -> AsyncIterator
     async with app:
         await app.updater.start_polling(poll_interval=0, timeout=1)
         await app.start()
+        # run_polling() would call post_init and post_stop, which start and stop these.
+        assert handlers.shredder is not None
+        handlers.shredder.start()
         try:
             yield Bot(fake_bot_api, app, handlers, desk, log, settings)
         finally:
             await app.updater.stop()
+            await handlers.shredder.stop()
             await app.stop()
     log.close()

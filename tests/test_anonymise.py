@@ -316,3 +316,47 @@ def test_a_short_secret_file_is_refused(tmp_path: Path) -> None:
     os.chmod(path, 0o600)
     with pytest.raises(ValueError, match=r"secrets\.token_hex"):
         load_secret(path)
+
+
+def test_a_restart_within_the_week_keeps_counting_the_same_person(tmp_path: Path) -> None:
+    keys = tmp_path / "week.key"
+    monday = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    before = Pseudonymiser(SECRET, keys).pseudonym(42, monday)
+    after_restart = Pseudonymiser(SECRET, keys).pseudonym(42, monday + timedelta(days=3))
+    assert before == after_restart
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+
+
+def test_last_weeks_pseudonyms_cannot_be_recomputed_after_the_rotation(tmp_path: Path) -> None:
+    """Everything a server's owner has after the week ends (the database, the configured
+    secret, the key file) is not enough to tell which id a past pseudonym stood for."""
+    import hashlib
+    import hmac
+
+    import sqlite_utils
+
+    from conftest import make_event
+    from rightsdesk.query_log import QueryLog
+
+    keys, db_path = tmp_path / "week.key", tmp_path / "q.db"
+    last_week = datetime(2026, 11, 25, 10, tzinfo=UTC)
+    log = QueryLog(db_path, secret=SECRET, keys_path=keys).open()
+    log.record_query(make_event(user_id=42, at=last_week))
+    log.flush()
+    old_key_line = keys.read_text()
+    log.record_query(make_event(user_id=7, at=last_week + timedelta(days=7)))
+    log.close()
+
+    [old] = [r for r in sqlite_utils.Database(db_path)["queries"].rows if r["week"] == "2026-W48"]
+    assert keys.read_text() != old_key_line  # the old key was written over
+    old_key = old_key_line.split()[1]
+    for path in tmp_path.iterdir():
+        assert old_key.encode() not in path.read_bytes(), path
+        assert bytes.fromhex(old_key) not in path.read_bytes(), path
+    # Whatever is left, used in every way the code could use it, gives another pseudonym.
+    candidates = [SECRET, bytes.fromhex(keys.read_text().split()[1])]
+    candidates.append(hmac.new(SECRET, candidates[1], hashlib.sha256).digest())
+    message = b"rightsdesk.asker.v2|42|2026-W48"
+    for key in candidates:
+        assert hmac.new(key, message, hashlib.sha256).hexdigest()[:16] != old["asker"]
+    assert Pseudonymiser(SECRET, keys).pseudonym(42, last_week) != old["asker"]

@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import stat
+import threading
 import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -334,27 +335,78 @@ def _utc(when: datetime) -> datetime:
 
 
 class Pseudonymiser:
-    """Keyed, weekly pseudonyms for askers.
+    """Weekly pseudonyms for askers, made with a key that exists only for that week.
 
-    The same user gets the same pseudonym for one ISO week and an unrelated one the next,
-    so admins can count distinct askers per week but cannot follow a person across weeks.
-    A plain hash of a Telegram id could be reversed by trying every id; the HMAC key makes
-    that impossible without the secret, which must never leave the server.
+    The same user gets the same pseudonym within one ISO week, so admins can count distinct
+    askers, and an unrelated one the next. Each week's key is random; when the week ends it
+    is replaced, in memory and in ``keys_path``, so that afterwards nobody (not even whoever
+    holds the database, the configured secret and the server) can tell which id a past
+    pseudonym stood for: there is nothing left to recompute it with. The configured secret
+    is mixed in as well, so that the week's key file alone is not enough either.
+
+    ``keys_path`` keeps the current week's key across restarts (without it a restart would
+    count everyone again as new); ``None`` keeps it in memory only.
     """
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_key", "_keys_path", "_lock", "_secret", "_week")
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, keys_path: Path | None = None) -> None:
         if len(secret) < MIN_SECRET_BYTES:
             raise ValueError(f"the pseudonym secret must be at least {MIN_SECRET_BYTES} bytes long")
         self._secret = bytes(secret)
+        self._keys_path = Path(keys_path) if keys_path is not None else None
+        self._week: str | None = None
+        self._key = b""
+        self._lock = threading.Lock()
+        if self._keys_path is not None:
+            self._week, self._key = _read_week_key(self._keys_path)
 
     def pseudonym(self, user_id: int, when: datetime) -> str:
-        message = f"rightsdesk.asker.v1|{int(user_id)}|{iso_week(when)}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:16]
+        week = iso_week(when)
+        key = self._key_for(week)
+        message = f"rightsdesk.asker.v2|{int(user_id)}|{week}".encode()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()[:16]
+
+    def _key_for(self, week: str) -> bytes:
+        with self._lock:
+            # A late event from a week already closed gets the current key: its pseudonym
+            # then matches nobody's, which is the point of closing the week.
+            if self._week is None or week > self._week:
+                self._week = week
+                self._key = secrets.token_bytes(SECRET_BYTES)
+                if self._keys_path is not None:
+                    _write_week_key(self._keys_path, week, self._key)
+            return hmac.new(self._secret, self._key, hashlib.sha256).digest()
 
     def __repr__(self) -> str:
         return "Pseudonymiser(secret=<hidden>)"
+
+
+# The week's key file always has the same length, so a new week's key is written over the
+# old one in place rather than into a new file that would leave the old bytes on disk.
+_WEEK_KEY_FORMAT = re.compile(r"(\d{4}-W\d{2}) ([0-9a-f]{64})\n")
+
+
+def _read_week_key(path: Path) -> tuple[str | None, bytes]:
+    try:
+        text = path.read_text(encoding="ascii")
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None, b""
+    found = _WEEK_KEY_FORMAT.fullmatch(text)
+    if not found:
+        return None, b""  # damaged: a new key is made, as for a new week
+    return found.group(1), bytes.fromhex(found.group(2))
+
+
+def _write_week_key(path: Path, week: str, key: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(f"{week} {key.hex()}\n".encode("ascii"))
+        f.truncate()
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_secret(path: Path) -> bytes:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from rightsdesk import __version__
 from rightsdesk.config import ConfigError, Settings
+from rightsdesk.emergency import check_emergencies
 from rightsdesk.knowledge_base import (
     KnowledgeBase,
     KnowledgeBaseError,
@@ -23,6 +24,7 @@ from rightsdesk.knowledge_base import (
 from rightsdesk.localized import LANGUAGES
 from rightsdesk.messages import check_messages
 from rightsdesk.query_log import QueryLogError
+from rightsdesk.referrals import check_referrals
 
 if TYPE_CHECKING:
     from rightsdesk.desk import AnyQueryLog, Desk
@@ -160,9 +162,16 @@ def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
     messages_path = args.messages or settings.messages_path
     message_problems, messages = check_messages(messages_path)
     problems += message_problems
+    bot_dir = messages_path.parent
+    emergency_problems, emergencies = check_emergencies(
+        bot_dir / "emergency", [e.id for e in kb.entries] if kb else None
+    )
+    problems += emergency_problems
+    referral_problems, referrals = check_referrals(bot_dir / "referrals.yaml")
+    problems += referral_problems
     for problem in problems:
         print(problem)
-    if problems or kb is None or messages is None:
+    if problems or kb is None or messages is None or emergencies is None or referrals is None:
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return 1
     kinds = {kind: len(kb.of_kind(kind)) for kind in ("principle", "provision", "topic", "example")}
@@ -173,7 +182,9 @@ def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
         f"OK: {len(kb)} entries ({', '.join(f'{n} {k}s' for k, n in kinds.items())}), "
         f"{questions} questions (in {', '.join(asked_in)}), {len(kb.synonyms)} synonyms, "
         f"answers in {', '.join(languages)}, "
-        f"messages in {', '.join(messages.languages)}; version {kb.version}"
+        f"messages in {', '.join(messages.languages)}; "
+        f"emergency cards in {', '.join(emergencies.languages)}; "
+        f"referrals for {', '.join(sorted(referrals.countries))}; version {kb.version}"
     )
     return 0
 
@@ -273,6 +284,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
                 for m in result.matches
             ],
             "declined": result.declined.id if result.declined else None,
+            "emergency": reply.emergency,
             "text": text,
         }
         print(json.dumps(document, ensure_ascii=False, indent=2))
@@ -290,6 +302,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         Metrics,
         bm25_ranker,
         evaluate,
+        is_emergency_file,
         load_questions,
         matcher_ranker,
         misses,
@@ -299,6 +312,13 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     )
     from rightsdesk.matching import Matcher
 
+    emergency_files = [p for p in args.files if is_emergency_file(p)]
+    args.files = [p for p in args.files if p not in emergency_files]
+    if emergency_files:
+        status = _eval_emergencies(emergency_files, settings, as_json=args.json, show=args.misses)
+        if status or not args.files:
+            return status
+        print()
     kb = _kb(args, settings)
     try:
         questions = [q for path in args.files for q in load_questions(path)]
@@ -363,6 +383,55 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
                 f"  line {o.question.line}: [{o.decision}] {o.question.q!r}\n"
                 f"      got {got}; want {want}"
             )
+    return 0
+
+
+def _eval_emergencies(files: list[Path], settings: Settings, *, as_json: bool, show: bool) -> int:
+    from dataclasses import asdict
+
+    from rightsdesk.emergency import load_emergencies
+    from rightsdesk.evaluation import (
+        EvalFileError,
+        evaluate_emergencies,
+        load_emergency_questions,
+        summarise_emergencies,
+    )
+
+    try:
+        questions = [q for path in files for q in load_emergency_questions(path)]
+    except EvalFileError as error:
+        print(f"rightsdesk: {error}", file=sys.stderr)
+        return 1
+    emergencies = load_emergencies(settings.emergency_dir)
+
+    def detect(text: str) -> str | None:
+        found = emergencies.detect(text)
+        return found.kind if found else None
+
+    outcomes = evaluate_emergencies(questions, detect)
+    overall, by_lang = summarise_emergencies(outcomes)
+    if as_json:
+        document = {
+            "overall": asdict(overall),
+            "by_lang": {k: asdict(v) for k, v in by_lang.items()},
+        }
+        print(json.dumps({"emergency": document}, indent=2))
+        return 0
+    print("emergency cards (target: recall >= 0.95, false cards <= 0.05)")
+    print(f"{'':<9}{'urgent':>7}{'recall':>8}{'kind':>7}{'alikes':>8}{'false':>7}")
+    for name, m in (("all", overall), *by_lang.items()):
+        print(
+            f"{name:<9}{m.urgent:>7}{m.recall:>8.3f}{m.right_kind:>7.3f}"
+            f"{m.lookalikes:>8}{m.false_cards:>7.3f}"
+        )
+    print(
+        "recall: urgent messages given a card; kind: of those, the right card;"
+        " false: look-alikes given a card"
+    )
+    if show:
+        for q, got in outcomes:
+            if bool(q.emergency) != bool(got) or (got and q.emergency != got):
+                print(f"  line {q.line} [{q.lang}] want {q.emergency}, got {got}: {q.q!r}")
     return 0
 
 

@@ -66,6 +66,20 @@ class Settings:
     send_attempts: int = 3
     default_language: str = "en"
 
+    @property
+    def emergency_dir(self) -> Path:
+        """Emergency words and cards live beside the bot's own words."""
+        return self.messages_path.parent / "emergency"
+
+    @property
+    def week_key_path(self) -> Path:
+        """This week's pseudonym key, replaced (and so destroyed) when the week ends."""
+        return self.secret_path.parent / "week.key"
+
+    @property
+    def referrals_path(self) -> Path:
+        return self.messages_path.parent / "referrals.yaml"
+
     @classmethod
     def defaults(cls, root: Path | None = None) -> Settings:
         """The settings of a bot started with an empty environment."""

@@ -56,6 +56,9 @@ class ConsoleChat:
         self.choices: list[Button] = []
 
     def say(self, reply: Reply) -> None:
+        if reply.discreet is not None or reply.wipe:
+            # A terminal keeps no chat on a server: there is nothing for the bot to delete.
+            reply = self.desk.simple("discreet_console", self.asker)
         self.stdout.write("\n" + render_text(reply) + "\n")
         self.choices = [button for row in reply.buttons for button in row]
         if self.choices:

@@ -14,16 +14,20 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from rightsdesk.decision import Decision
+from rightsdesk.emergency import Emergencies
 from rightsdesk.knowledge_base import Entry, KnowledgeBase
 from rightsdesk.languages import NATIVE_NAMES
 from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES
 from rightsdesk.matching import MatchResult
 from rightsdesk.messages import Messages
+from rightsdesk.referrals import Referrals
 
 Style = Literal["title", "text", "heading", "bullets", "source", "note"]
 PARTS = ("I", "II", "III", "IV", "V")
 THEMES = "T"
 RELATED_BUTTONS = 3
+DISCREET_MINUTES = (5, 30, 120)
+DISCREET_QUICK = 30
 BUTTON_TITLE_MAX = 60
 NO_QUERY = "-"  # feedback key when nothing was logged (browsing, a log that is off)
 
@@ -49,6 +53,11 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     lang: str = DEFAULT_LANGUAGE  # the language the reply is written in
     encoding: str = "unicode"  # "zawgyi" when converted for a phone with the Zawgyi font
+    emergency: str | None = None  # the kind of emergency card the reply opens with
+    # For the adapter to act on: delete this chat's messages after so many minutes (0: stop
+    # deleting), or delete them all now. Adapters that keep no chat ignore them.
+    discreet: int | None = None
+    wipe: bool = False
 
     def converted(self, convert: Callable[[str], str], encoding: str) -> Reply:
         """The same reply with every text and label passed through ``convert``."""
@@ -71,16 +80,27 @@ class Pressed:
     choice: tuple[str, str] | None = None  # (query key, chosen entry id)
     ask: str | None = None  # an example question to run as if typed
     language: str | None = None  # the person chose this language
+    country: str | None = None  # the person chose this country ("" to forget it)
+    people: bool = False  # show who can help in the person's country
 
 
 class Conversation:
     """Builds every :class:`Reply`. Knows the content and the bot's words, nothing else."""
 
     def __init__(
-        self, kb: KnowledgeBase, messages: Messages, *, retention_days: int, k_anonymity: int
+        self,
+        kb: KnowledgeBase,
+        messages: Messages,
+        *,
+        retention_days: int,
+        k_anonymity: int,
+        emergencies: Emergencies | None = None,
+        referrals: Referrals | None = None,
     ) -> None:
         self.kb = kb
         self.messages = messages
+        self.emergencies = emergencies
+        self.referrals = referrals
         self.retention_days = retention_days
         self.k_anonymity = k_anonymity
         english = [e.country.get(DEFAULT_LANGUAGE) for e in kb.of_kind("example") if e.country]
@@ -140,7 +160,52 @@ class Conversation:
 
     # -- questions ----------------------------------------------------------------------
 
-    def reply_for(self, result: MatchResult, lang: str, query_key: str = NO_QUERY) -> Reply:
+    def reply_for(
+        self,
+        result: MatchResult,
+        lang: str,
+        query_key: str = NO_QUERY,
+        *,
+        emergency: str | None = None,
+        country: str | None = None,
+        offer_discreet: bool = False,
+    ) -> Reply:
+        """The reply to a question; with ``emergency``, the card of that kind comes first,
+        then the question's own answer or the kind's provision (never a decline: "I can't
+        talk about doses" under an overdose card would read as a refusal to help)."""
+        reply = self._reply_with_card(result, lang, query_key, emergency, country)
+        if not offer_discreet:
+            return reply
+        quick = (Button(self.messages.get("buttons.discreet_quick", lang), f"d:{DISCREET_QUICK}"),)
+        return replace(reply, buttons=(*reply.buttons, quick))
+
+    def _reply_with_card(
+        self,
+        result: MatchResult,
+        lang: str,
+        query_key: str,
+        emergency: str | None,
+        country: str | None,
+    ) -> Reply:
+        if emergency is None or self.emergencies is None:
+            return self._reply_for(result, lang, query_key)
+        kind = self.emergencies.kinds[emergency]
+        follow: Reply | None = None
+        if result.decision == Decision.ANSWER and result.best is not None:
+            follow = self.answer(result.best.entry, lang, query_key)
+        elif kind.entry and (entry := self.kb.get(kind.entry)) is not None:
+            follow = self.answer(entry, lang, query_key)
+        blocks = list(self._card(emergency, lang, country))
+        rows: list[tuple[Button, ...]] = [self._safety_row(lang)]
+        if follow is not None:
+            blocks.append(Block("heading", self.emergencies.text("then", lang)))
+            blocks.extend(follow.blocks)
+            rows.extend(follow.buttons)
+        else:
+            rows.append(self._browse_row(lang))
+        return Reply(tuple(blocks), tuple(rows), lang, emergency=emergency)
+
+    def _reply_for(self, result: MatchResult, lang: str, query_key: str) -> Reply:
         if result.decision == Decision.ANSWER and result.best is not None:
             return self.answer(result.best.entry, lang, query_key)
         if result.decision == Decision.CLARIFY:
@@ -225,6 +290,123 @@ class Conversation:
         )
         return Reply(blocks, (self._browse_row(lang),), lang)
 
+    # -- safety -------------------------------------------------------------------------
+
+    def _card(self, name: str, lang: str, country: str | None) -> list[Block]:
+        assert self.emergencies is not None
+        e = self.emergencies
+        kind = e.kinds[name]
+        card = e.card(name, lang)
+        blocks = [Block("title", e.text("heading", lang)), Block("heading", card.title)]
+        if kind.call != "none":
+            found = self.referrals.country(country) if self.referrals else None
+            if found is None:
+                blocks.append(Block("text", e.text("call_unknown_country", lang)))
+            elif numbers := found.numbers_for(kind.call):
+                for n in numbers:
+                    blocks.append(
+                        Block(
+                            "text",
+                            e.text(
+                                "call_medical",
+                                lang,
+                                number=n.number,
+                                service=e.service_name(n.service, lang),
+                                country=e.country_name(found.code, lang),
+                            ),
+                        )
+                    )
+            else:
+                name_there = e.country_name(found.code, lang)
+                blocks.append(Block("text", e.text("no_number", lang, country=name_there)))
+        blocks.append(Block("bullets", items=card.steps))
+        org = self.referrals.organisation if self.referrals else None
+        if org is not None and org.hotline:
+            hotline = e.text("hotline", lang, organisation=org.name or "", hotline=org.hotline)
+            blocks.append(Block("text", hotline))
+        blocks.append(Block("source", f"{e.text('source', lang)}: {kind.cite}"))
+        return blocks
+
+    def people(self, lang: str, country: str | None) -> Reply:
+        """Who can help in ``country``: what is configured, or plainly that nothing is."""
+        m = self.messages
+        found = self.referrals.country(country) if self.referrals else None
+        if found is None:
+            return self.country_picker(lang, m.get("people_no_country", lang))
+        name = self._safety_country_name(found.code, lang)
+        blocks = [Block("title", m.get("people_heading", lang, country=name))]
+        if found.emergency:
+            numbers = ", ".join(
+                f"{n.number} ({self._service(n.service, lang)})" for n in found.emergency
+            )
+            blocks.append(Block("text", m.get("people_emergency", lang, numbers=numbers)))
+        org = self.referrals.organisation if self.referrals else None
+        items = []
+        if org is not None and org.hotline:
+            items.append(f"{org.name or ''}: {org.hotline}".lstrip(": "))
+        for service in found.services:
+            hours = f", {service.hours}" if service.hours else ""
+            checked = m.get("people_checked", lang, date=service.checked.isoformat())
+            items.append(f"{service.name}: {service.contact}{hours} ({checked})")
+        if items:
+            blocks.append(Block("bullets", items=tuple(items)))
+        else:
+            blocks.append(Block("text", m.get("people_none", lang, country=name)))
+        rows = ((Button(m.get("buttons.country", lang), "k"),), self._browse_row(lang))
+        return Reply(tuple(blocks), rows, lang)
+
+    def country_picker(self, lang: str, text: str | None = None) -> Reply:
+        m = self.messages
+        codes = sorted(self.referrals.countries) if self.referrals else []
+        rows = [(Button(self._safety_country_name(c, lang), f"k:{c}"),) for c in codes]
+        rows.append((Button(m.get("buttons.other_country", lang), "k:-"),))
+        return Reply(
+            (Block("text", text or m.get("choose_your_country", lang)),), tuple(rows), lang
+        )
+
+    def country_chosen(self, code: str | None, lang: str) -> Reply:
+        m = self.messages
+        if code is None:
+            return self.simple("country_cleared", lang)
+        text = m.get("country_set", lang, country=self._safety_country_name(code, lang))
+        rows = ((Button(m.get("buttons.talk_to_person", lang), "h"),),)
+        return Reply((Block("text", text),), rows, lang)
+
+    def discreet_choice(self, lang: str) -> Reply:
+        m = self.messages
+        row = tuple(
+            Button(m.get("buttons.minutes", lang, minutes=n), f"d:{n}") for n in DISCREET_MINUTES
+        )
+        rows = (row, (Button(m.get("buttons.off", lang), "d:0"),))
+        return Reply((Block("text", m.get("discreet_choose", lang)),), rows, lang)
+
+    def discreet_set(self, minutes: int, lang: str) -> Reply:
+        m = self.messages
+        text = (
+            m.get("discreet_on", lang, minutes=minutes) if minutes else m.get("discreet_off", lang)
+        )
+        return Reply((Block("text", text),), lang=lang, discreet=minutes)
+
+    def wipe(self, lang: str) -> Reply:
+        """Asks the adapter to delete the chat; its words come from :meth:`wiped`."""
+        return Reply((), lang=lang, wipe=True)
+
+    def wiped(self, count: int, lang: str) -> Reply:
+        return Reply((Block("text", self.messages.get("wipe_done", lang, count=count)),), lang=lang)
+
+    def _safety_row(self, lang: str) -> tuple[Button, ...]:
+        m = self.messages
+        return (
+            Button(m.get("buttons.talk_to_person", lang), "h"),
+            Button(m.get("buttons.country", lang), "k"),
+        )
+
+    def _safety_country_name(self, code: str, lang: str) -> str:
+        return self.emergencies.country_name(code, lang) if self.emergencies else code
+
+    def _service(self, service: str, lang: str) -> str:
+        return self.emergencies.service_name(service, lang) if self.emergencies else service
+
     # -- browsing -----------------------------------------------------------------------
 
     def topics(self, lang: str) -> Reply:
@@ -306,6 +488,18 @@ class Conversation:
             examples = self.messages.list("example_questions", lang)
             if int(rest) < len(examples):
                 return Pressed(None, ask=examples[int(rest)])
+        if code == "h":
+            return Pressed(None, people=True)
+        if code == "d":
+            if rest == "0" or (_is_small_number(rest) and int(rest) in DISCREET_MINUTES):
+                return Pressed(self.discreet_set(int(rest), lang))
+            return Pressed(self.discreet_choice(lang))
+        if code == "k":
+            if rest == "-":
+                return Pressed(self.country_chosen(None, lang), country="")
+            if self.referrals is not None and rest in self.referrals.countries:
+                return Pressed(self.country_chosen(rest, lang), country=rest)
+            return Pressed(self.country_picker(lang))
         if code == "l":
             if rest in LANGUAGES:
                 return Pressed(self.simple("language_set", rest), language=rest)

@@ -10,6 +10,7 @@ the same question gives the same reply and the same log row whichever adapter ca
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -20,11 +21,13 @@ from typing import TypeVar
 from rightsdesk import admin_reports, languages
 from rightsdesk.config import Settings
 from rightsdesk.conversation import NO_QUERY, Conversation, Reply
+from rightsdesk.emergency import Emergencies, load_emergencies
 from rightsdesk.knowledge_base import KnowledgeBase, load_knowledge_base
 from rightsdesk.localized import LANGUAGES
 from rightsdesk.matching import Matcher, MatchResult
 from rightsdesk.messages import Messages, load_messages
 from rightsdesk.query_log import NullQueryLog, QueryEvent, QueryLog, QueryLogError
+from rightsdesk.referrals import Referrals, load_referrals
 
 log = logging.getLogger("rightsdesk.desk")
 
@@ -32,6 +35,8 @@ AnyQueryLog = QueryLog | NullQueryLog
 T = TypeVar("T")
 # Language choices are kept in memory only, for at most this many people (oldest forgotten).
 CHOICES_KEPT = 100_000
+# Feedback tokens kept in memory: a press on an older answer is thanked but not recorded.
+TOKENS_KEPT = 200_000
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("topics"),
     Command("examples"),
     Command("lang"),
+    Command("country"),
+    Command("contacts"),
+    Command("discreet"),
+    Command("wipe"),
     Command("privacy"),
     Command("help"),
     Command("about"),
@@ -80,6 +89,8 @@ class Desk:
         query_log: AnyQueryLog | None = None,
         *,
         matcher: Matcher | None = None,
+        emergencies: Emergencies | None = None,
+        referrals: Referrals | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
@@ -91,19 +102,36 @@ class Desk:
             messages,
             retention_days=settings.retention_days,
             k_anonymity=settings.k_anonymity,
+            emergencies=emergencies,
+            referrals=referrals,
         )
+        self.emergencies = emergencies
+        self.referrals = referrals
         self.query_log: AnyQueryLog = query_log or NullQueryLog()
         self._clock = clock
         # Both in memory only, keyed by the Telegram id, never written down.
         self._chosen: OrderedDict[int, str] = OrderedDict()
         self._zawgyi: OrderedDict[int, bool] = OrderedDict()
         self._last: OrderedDict[int, str] = OrderedDict()  # language of the last answer
+        self._country: OrderedDict[int, str] = OrderedDict()  # chosen with /country
+        # Button data holds a random token, never the log row's key: a seized phone's chat,
+        # read together with the database, must not show which stored question was whose.
+        # The token's meaning lives here, in memory only, and dies with the process.
+        self._tokens: OrderedDict[str, str] = OrderedDict()
+        self._answered: OrderedDict[int, bool] = OrderedDict()  # offered discreet mode once
 
     @classmethod
     def load(cls, settings: Settings, query_log: AnyQueryLog | None = None) -> Desk:
         """Content loaded and checked, matcher index built: everything a reply needs, once."""
         kb = load_knowledge_base(settings.kb_dir)
-        return cls(settings, kb, load_messages(settings.messages_path), query_log)
+        return cls(
+            settings,
+            kb,
+            load_messages(settings.messages_path),
+            query_log,
+            emergencies=load_emergencies(settings.emergency_dir, (e.id for e in kb.entries)),
+            referrals=load_referrals(settings.referrals_path),
+        )
 
     def close(self) -> None:
         self.query_log.close()
@@ -135,6 +163,14 @@ class Desk:
             raise ValueError(f"unknown language {lang!r}")
         _remember(self._chosen, asker.id, lang)
 
+    def country(self, asker: Asker, lang: str) -> str | None:
+        """The person's country: their /country choice, else the one country whose language
+        they write (Thai: Thailand), else None. Never written down."""
+        chosen = self._country.get(asker.id)
+        if chosen is not None:
+            return chosen or None
+        return self.referrals.guess(lang) if self.referrals else None
+
     def _for_phone(self, reply: Reply, asker: Asker) -> Reply:
         """A Zawgyi writer's phone shows Unicode Burmese as garbage: answer in Zawgyi."""
         if self._zawgyi.get(asker.id) and reply.lang == "my":
@@ -150,6 +186,8 @@ class Desk:
     def answer(self, text: str, asker: Asker) -> tuple[MatchResult, Reply]:
         """:meth:`ask`, with what the matcher found (for `rightsdesk ask --json`)."""
         started = time.perf_counter()
+        # Before matching, and whatever it finds: an emergency card must not depend on it.
+        found = self.emergencies.detect(text) if self.emergencies else None
         result = self.matcher.match(text)
         handling_ms = (time.perf_counter() - started) * 1000.0
         if result.encoding is not None:
@@ -157,7 +195,16 @@ class Desk:
         lang = self.language(asker, result)
         _remember(self._last, asker.id, lang)
         key = self._record(text, lang, result, asker, handling_ms)
-        return result, self._for_phone(self.conversation.reply_for(result, lang, key), asker)
+        reply = self.conversation.reply_for(
+            result,
+            lang,
+            self._token_for(key),
+            emergency=found.kind if found else None,
+            country=self.country(asker, lang),
+            offer_discreet=asker.id not in self._answered,
+        )
+        _remember(self._answered, asker.id, True)
+        return result, self._for_phone(reply, asker)
 
     def press(self, data: str, asker: Asker) -> Reply:
         """A button pressed by ``asker``; ``data`` comes from the phone and may be forged."""
@@ -165,14 +212,18 @@ class Desk:
         pressed = self.conversation.press(data, lang)
         now = self._clock()
         try:
-            if pressed.feedback:
-                self.query_log.record_feedback(*pressed.feedback, at=now)
-            if pressed.choice:
-                self.query_log.record_choice(*pressed.choice, at=now)
+            if pressed.feedback and (key := self._tokens.get(pressed.feedback[0])):
+                self.query_log.record_feedback(key, pressed.feedback[1], at=now)
+            if pressed.choice and (key := self._tokens.get(pressed.choice[0])):
+                self.query_log.record_choice(key, pressed.choice[1], at=now)
         except Exception:  # a log failure must never cost the user a reply
             log.exception("query log failed")
         if pressed.language:
             self.choose_language(asker, pressed.language)
+        if pressed.country is not None:
+            _remember(self._country, asker.id, pressed.country)
+        if pressed.people:
+            return self._for_phone(self.conversation.people(lang, self.country(asker, lang)), asker)
         if pressed.ask:
             return self.ask(pressed.ask, asker)
         assert pressed.reply is not None
@@ -193,10 +244,18 @@ class Desk:
             "topics": c.topics,
             "examples": c.countries,
             "lang": c.languages,
+            "country": c.country_picker,
+            "contacts": lambda lang: c.people(lang, self.country(asker, lang)),
+            "discreet": c.discreet_choice,
+            "wipe": c.wipe,
             "privacy": c.privacy,
             "about": c.about,
         }
         return self._for_phone(builders[name](lang), asker)
+
+    def wiped(self, count: int, asker: Asker) -> Reply:
+        """What the adapter says after deleting ``count`` messages of the chat."""
+        return self._for_phone(self.conversation.wiped(count, self.language(asker)), asker)
 
     def simple(self, key: str, asker: Asker) -> Reply:
         """One of the bot's own one-line texts (flood warning, media, edits, errors)."""
@@ -236,6 +295,15 @@ class Desk:
             log.exception("query log failed")
             return NO_QUERY
 
+    def _token_for(self, key: str) -> str:
+        if key == NO_QUERY:
+            return NO_QUERY
+        token = secrets.token_urlsafe(6)  # 8 characters; 48 random bits
+        self._tokens[token] = key
+        while len(self._tokens) > TOKENS_KEPT:
+            self._tokens.popitem(last=False)
+        return token
+
     def _report(self, name: str) -> str:
         settings = self.settings
         try:
@@ -263,7 +331,10 @@ def open_query_log(settings: Settings) -> AnyQueryLog:
     try:
         secret = settings.secret or load_secret(settings.secret_path)
         return QueryLog(
-            settings.db_path, secret=secret, retention_days=settings.retention_days
+            settings.db_path,
+            secret=secret,
+            keys_path=settings.week_key_path,
+            retention_days=settings.retention_days,
         ).open()
     except (QueryLogError, OSError, ValueError) as error:
         log.warning("query log disabled (%s: %s); answering anyway", type(error).__name__, error)

@@ -51,6 +51,19 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     "not_found": frozenset(),
     "choose_language": frozenset(),
     "language_set": frozenset(),
+    "choose_your_country": frozenset(),
+    "country_set": frozenset({"country"}),
+    "country_cleared": frozenset(),
+    "people_heading": frozenset({"country"}),
+    "people_emergency": frozenset({"numbers"}),
+    "people_none": frozenset({"country"}),
+    "people_no_country": frozenset(),
+    "people_checked": frozenset({"date"}),
+    "discreet_choose": frozenset(),
+    "discreet_on": frozenset({"minutes"}),
+    "discreet_off": frozenset(),
+    "discreet_console": frozenset(),
+    "wipe_done": frozenset({"count"}),
     "labels.what_you_can_do": frozenset(),
     "labels.source": frozenset(),
     "labels.details": frozenset(),
@@ -83,6 +96,12 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     "buttons.themes": frozenset(),
     "buttons.original": frozenset(),
     "buttons.language": frozenset(),
+    "buttons.talk_to_person": frozenset(),
+    "buttons.country": frozenset(),
+    "buttons.other_country": frozenset(),
+    "buttons.discreet_quick": frozenset(),
+    "buttons.minutes": frozenset({"minutes"}),
+    "buttons.off": frozenset(),
     "parts.I": frozenset(),
     "parts.II": frozenset(),
     "parts.III": frozenset(),
@@ -91,7 +110,19 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     "parts.topics": frozenset(),
     **{
         f"commands.{name}": frozenset()
-        for name in ("start", "topics", "examples", "lang", "privacy", "help", "about")
+        for name in (
+            "start",
+            "topics",
+            "examples",
+            "lang",
+            "privacy",
+            "help",
+            "about",
+            "country",
+            "contacts",
+            "discreet",
+            "wipe",
+        )
     },
 }
 LISTS = frozenset({"example_questions"})

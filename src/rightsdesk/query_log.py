@@ -221,6 +221,7 @@ class QueryLog:
         path: Path | str,
         *,
         secret: bytes,
+        keys_path: Path | str | None = None,
         retention_days: int = 180,
         busy_timeout: float = 2.0,
         attempts: int = 3,
@@ -233,7 +234,9 @@ class QueryLog:
         self.retention_days = retention_days
         self.busy_timeout = busy_timeout
         self.attempts = attempts
-        self._pseudonymiser = Pseudonymiser(secret)
+        self._pseudonymiser = Pseudonymiser(
+            secret, Path(keys_path) if keys_path is not None else None
+        )
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=_MAX_PENDING)
         self._pending = 0
         self._pending_changed = threading.Condition()

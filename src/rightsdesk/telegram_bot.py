@@ -40,6 +40,7 @@ from rightsdesk.config import ConfigError, Settings
 from rightsdesk.conversation import Reply
 from rightsdesk.desk import COMMANDS, COMMANDS_BY_NAME, Asker, Desk, open_query_log
 from rightsdesk.flood import FloodGate, Verdict
+from rightsdesk.telegram_discreet import Shredder
 from rightsdesk.telegram_render import keyboard, render_html
 
 log = logging.getLogger("rightsdesk.telegram")
@@ -69,19 +70,23 @@ class Sender:
     def __init__(self, attempts: int) -> None:
         self.attempts = attempts
 
-    async def send(self, message: Message, reply: Reply) -> None:
+    async def send(self, message: Message, reply: Reply) -> list[Message]:
         chunks = render_html(reply)
         markup = keyboard(reply)
+        sent = []
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
-            await self.retrying(
-                lambda chunk=chunk, last=last: message.reply_text(  # type: ignore[misc]
-                    chunk,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup if last else None,
-                    do_quote=False,
+            sent.append(
+                await self.retrying(
+                    lambda chunk=chunk, last=last: message.reply_text(  # type: ignore[misc]
+                        chunk,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup if last else None,
+                        do_quote=False,
+                    )
                 )
             )
+        return sent
 
     async def retrying(self, send: Callable[[], Awaitable[T]]) -> T:
         for attempt in range(1, self.attempts + 1):
@@ -107,11 +112,31 @@ def _seconds(value: float | timedelta) -> float:
 class Handlers:
     """One handler, one job. Their shared, typed dependencies are attributes, not bot_data."""
 
-    def __init__(self, desk: Desk, flood: FloodGate, sender: Sender) -> None:
+    def __init__(
+        self, desk: Desk, flood: FloodGate, sender: Sender, shredder: Shredder | None = None
+    ) -> None:
         self.desk = desk
         self.flood = flood
         self.sender = sender
+        self.shredder = shredder
         self.errors = 0
+
+    async def respond(self, update: Update, message: Message, reply: Reply, asker: Asker) -> None:
+        """Send ``reply``; in a private chat, let the shredder know both sides of it."""
+        chat = update.effective_chat
+        shredder = self.shredder
+        if shredder is None or chat is None or chat.type != ChatType.PRIVATE:
+            if reply.blocks:
+                await self.sender.send(message, reply)
+            return
+        if update.message is not None:
+            shredder.saw(chat.id, [update.message.message_id])
+        if reply.wipe:
+            reply = self.desk.wiped(await shredder.wipe(chat.id), asker)
+        if reply.discreet is not None:
+            shredder.set_delay(chat.id, reply.discreet)
+        sent = await self.sender.send(message, reply)
+        shredder.saw(chat.id, [m.message_id for m in sent])
 
     async def gate(self, update: Update, context: Context) -> None:
         """Group -1, before every other handler: one flood check per update, whatever it is."""
@@ -127,13 +152,13 @@ class Handlers:
         message = update.effective_message
         chat = update.effective_chat
         if verdict is Verdict.WARN and message is not None and chat and chat.type == "private":
-            await self.sender.send(message, self.desk.simple("flood", asker))
+            await self.respond(update, message, self.desk.simple("flood", asker), asker)
         raise ApplicationHandlerStop
 
     async def on_text(self, update: Update, context: Context) -> None:
         message, asker = update.effective_message, asker_of(update)
         if message and message.text and asker:
-            await self.sender.send(message, self.desk.ask(message.text, asker))
+            await self.respond(update, message, self.desk.ask(message.text, asker), asker)
 
     async def on_group_mention(self, update: Update, context: Context) -> None:
         message, asker = update.effective_message, asker_of(update)
@@ -145,7 +170,7 @@ class Handlers:
             return
         text = " ".join(mention.sub(" ", message.text).split())
         reply = self.desk.ask(text, asker) if text else self.desk.command("help", asker)
-        await self.sender.send(message, reply)
+        await self.respond(update, message, reply, asker)
 
     async def on_command(self, update: Update, context: Context) -> None:
         message, asker, chat = update.effective_message, asker_of(update), update.effective_chat
@@ -160,7 +185,7 @@ class Handlers:
             reply = await asyncio.to_thread(self.desk.command, name, asker)
         else:
             reply = self.desk.command(name, asker)
-        await self.sender.send(message, reply)
+        await self.respond(update, message, reply, asker)
 
     async def on_button(self, update: Update, context: Context) -> None:
         query, asker = update.callback_query, asker_of(update)
@@ -171,7 +196,7 @@ class Handlers:
             await query.answer()
         reply = self.desk.press(query.data or "", asker)
         if isinstance(query.message, Message):  # else an old, inaccessible message
-            await self.sender.send(query.message, reply)
+            await self.respond(update, query.message, reply, asker)
 
     def one_line(self, key: str) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
         """A handler that answers with one of the bot's own texts (photos, edits ...)."""
@@ -179,7 +204,7 @@ class Handlers:
         async def handler(update: Update, context: Context) -> None:
             message, asker = update.effective_message, asker_of(update)
             if message and asker:
-                await self.sender.send(message, self.desk.simple(key, asker))
+                await self.respond(update, message, self.desk.simple(key, asker), asker)
 
         handler.__name__ = f"on_{key}"
         return handler
@@ -225,15 +250,31 @@ def build_application(
         builder = builder.request(request).get_updates_request(request)
     else:
         builder = builder.connection_pool_size(settings.concurrent_updates)
+
+    async def post_init(app: Application) -> None:  # type: ignore[type-arg]
+        shredder.start()
+        await _commands_menu(desk)(app)
+
+    async def post_stop(app: Application) -> None:  # type: ignore[type-arg]
+        await shredder.stop()  # pending deletions are carried out, not forgotten
+
     app = (
         builder.concurrent_updates(settings.concurrent_updates)
-        .post_init(_commands_menu(desk))
+        .post_init(post_init)
+        .post_stop(post_stop)
         .build()
     )
+    sender = Sender(settings.send_attempts)
+
+    async def delete(chat_id: int, message_id: int) -> bool:
+        try:
+            return bool(await sender.retrying(lambda: app.bot.delete_message(chat_id, message_id)))
+        except (BadRequest, Forbidden):
+            return False  # already gone, older than 48 hours, or the chat was blocked
+
+    shredder = Shredder(delete)
     handlers = Handlers(
-        desk,
-        FloodGate(settings.flood_limit, settings.flood_window_s),
-        Sender(settings.send_attempts),
+        desk, FloodGate(settings.flood_limit, settings.flood_window_s), sender, shredder
     )
     private = filters.ChatType.PRIVATE
     new = filters.UpdateType.MESSAGE
