@@ -14,9 +14,10 @@ import pytest
 from fake_bot_api import FakeBotAPI
 from rightsdesk.config import Settings
 from rightsdesk.decision import Decision
-from rightsdesk.desk import Desk
+from rightsdesk.desk import Desk, content_words
 from rightsdesk.emergency import Emergencies, load_emergencies
 from rightsdesk.knowledge_base import KnowledgeBase, load_knowledge_base
+from rightsdesk.log_words import KnownWords
 from rightsdesk.messages import Messages, load_messages
 from rightsdesk.query_log import QueryEvent
 from rightsdesk.referrals import Referrals, load_referrals
@@ -108,7 +109,13 @@ def make_desk(  # type: ignore[no-untyped-def]
         matcher=_shipped_matcher(),
         emergencies=shipped_emergencies(),
         referrals=referrals or shipped_referrals(),
+        known_words=shipped_known_words(),
     )
+
+
+@functools.cache
+def shipped_known_words() -> KnownWords:
+    return content_words(shipped_kb(), shipped_messages())
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """What admins see, and what they are never shown.
 
-The rule throughout: a theme appears only once at least k different people asked it.
-People are counted by weekly pseudonym, so across weeks the count is a lower bound.
+The rules throughout: a theme appears only once at least k different people asked it, and
+a question's words only once at least k different people sent those same words. People are
+counted by weekly pseudonym, so across weeks the count is a lower bound.
 """
 
 from __future__ import annotations
@@ -144,13 +145,20 @@ def test_gaps_groups_near_duplicates_asked_by_enough_people(db) -> None:
     assert group["kind"] == "unanswered"
     assert group["count"] == 4 and group["askers"] == 4
     assert group["closest_entry"] is None
-    assert len(group["examples"]) == 3
-    assert set(group["examples"]) <= {
-        "can police take my phone",
-        "cops took my phone can they",
-        "police took my phone, can they do that?",
-        "Can the police take my phone?",
-    }
+    # Four people, but each wording was sent by one of them: the theme shows, no wording.
+    assert list(group["examples"]) == []
+
+
+def test_a_wording_is_shown_only_once_k_people_sent_it(db) -> None:
+    path, log = db
+    phone_questions(log, range(1, 5))
+    for user in (5, 6):
+        log.ask("can police take my phone", user=user, decision="none", top_id=None)
+    log.close()
+
+    [group] = _gaps(path, now=NOW)[0]
+    assert group["count"] == 6
+    assert list(group["examples"]) == ["can police take my phone"]  # users 1, 5 and 6
 
 
 def test_a_question_asked_by_fewer_than_k_people_is_withheld(db) -> None:
@@ -166,7 +174,7 @@ def test_a_question_asked_by_fewer_than_k_people_is_withheld(db) -> None:
 
     assert [g["count"] for g in groups] == [3]
     assert withheld == 1
-    assert not any("Aceh" in e for g in groups for e in g["examples"])
+    assert not any(g["examples"] for g in groups)  # three wordings, one person each
     assert "1 smaller group(s) withheld" in format_gaps(gaps(path, now=NOW))
 
 
@@ -219,6 +227,7 @@ def test_format_gaps_is_plain_short_text(db) -> None:
     text = format_gaps(gaps(path, now=NOW))
     assert text.startswith("Gaps: 1 group(s)")
     assert "1. unanswered: 4 queries, 4+ people" in text
+    assert "(no wording sent by enough people to show)" in text
     assert max(len(line) for line in text.splitlines()) <= 80
 
 
@@ -256,18 +265,20 @@ def test_aggregates_cover_whole_weeks(db) -> None:
 
 def test_row_export_drops_key_and_pseudonym_and_rare_texts(db) -> None:
     path, log = db
-    phone_questions(log, range(1, 4))
+    for user in (1, 2, 3):
+        log.ask("can police take my phone", user=user, decision="none", top_id=None)
+    log.ask("police took my phone, can they do that?", user=4, decision="none", top_id=None)
     log.ask("my uncle in Aceh was caught with ganja", user=99, decision="none", top_id=None)
     log.close()
 
     table = list(csv.DictReader(io.StringIO(export(path, fmt="csv", rows=True, now=NOW))))
-    assert len(table) == 3
+    assert [row["text"] for row in table] == ["can police take my phone"] * 3
     assert "key" not in table[0] and "asker" not in table[0]
     assert table[0]["hour"] == "2026-11-26T15:00:00+00:00"
     assert not any("Aceh" in row["text"] for row in table)
 
     document = json.loads(export(path, fmt="json", rows=True, now=NOW))
-    assert document["kind"] == "rows" and document["withheld"] == 1
+    assert document["kind"] == "rows" and document["withheld"] == 2
     assert document["data"][0]["runner_up_ids"] == []
 
 

@@ -75,8 +75,9 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # metadata.yml belong to "rightsdesk".
     path = tmp_path_factory.mktemp("datasette") / "rightsdesk.db"
     with QueryLog(path, secret=SECRET) as log:
-        for user, text in enumerate(["can police take my phone", "where is methadone in Hue"]):
-            log.record_query(unanswered(text, user))
+        for user in (1, 2, 3):
+            log.record_query(unanswered("can police take my phone", user))
+        log.record_query(unanswered("where is methadone in Hue", 4))  # one person only
     return path
 
 
@@ -94,6 +95,7 @@ def datasette(database: Path) -> Iterator[str]:
     command = [
         *(str(DATASETTE), "serve", str(database), "-m", str(METADATA)),
         *("--host", "127.0.0.1", "--port", str(port)),
+        *("--setting", "allow_download", "off"),
     ]
     env = {**os.environ, "RIGHTSDESK_ADMIN_PASSWORD_HASH": password_hash}
     output = database.with_name("datasette.log")
@@ -122,10 +124,13 @@ def test_admin_can_run_the_saved_queries(datasette: str) -> None:
         f"{datasette}/rightsdesk/unanswered_this_week.json?_shape=array", auth=("admin", PASSWORD)
     )
     assert status == 200
-    assert sorted(row["text"] for row in json.loads(body)) == [
-        "can police take my phone",
-        "where is methadone in Hue",
-    ]
+    rows = json.loads(body)
+    # A wording three people sent is shown, with its counts; one person's is not.
+    assert [(r["text"], r["people"]) for r in rows] == [("can police take my phone", 3)]
+    status, body = get(
+        f"{datasette}/rightsdesk/unanswered_count.json?_shape=array", auth=("admin", PASSWORD)
+    )
+    assert json.loads(body)[0]["unanswered"] == 4
     for query in ("top_entries", "not_helpful_answers", "language_mix"):
         status, _ = get(f"{datasette}/rightsdesk/{query}.json", auth=("admin", PASSWORD))
         assert status == 200, query
@@ -141,6 +146,23 @@ def test_anonymous_requests_are_refused(datasette: str, path: str) -> None:
     assert b"methadone" not in body
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/rightsdesk/queries.json",
+        "/rightsdesk/queries",
+        "/rightsdesk/feedback.json",
+        "/rightsdesk.db",
+        "/rightsdesk.json?sql=select+text+from+queries",
+        "/rightsdesk?sql=select+text+from+queries",
+    ],
+)
+def test_even_an_admin_cannot_read_single_questions(datasette: str, path: str) -> None:
+    status, body = get(f"{datasette}{path}", auth=("admin", PASSWORD))
+    assert status == 403, path
+    assert b"methadone" not in body
+
+
 def test_a_wrong_password_is_refused(datasette: str) -> None:
     status, _ = get(f"{datasette}/rightsdesk/queries.json", auth=("admin", "guess"))
     assert status == 401
@@ -148,7 +170,8 @@ def test_a_wrong_password_is_refused(datasette: str) -> None:
 
 def test_the_live_database_is_served_while_the_bot_writes(datasette: str, database: Path) -> None:
     with QueryLog(database, secret=SECRET) as log:
-        log.record_query(unanswered("is naloxone legal here", user=3))
+        for user in (5, 6, 7):
+            log.record_query(unanswered("is naloxone legal here", user=user))
         log.flush()
         status, body = get(
             f"{datasette}/rightsdesk/unanswered_this_week.json?_shape=array",

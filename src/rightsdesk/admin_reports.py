@@ -1,8 +1,10 @@
 """What admins see: counts, gaps in the knowledge base, exports.
 
 Everything here reads the query log through :class:`~rightsdesk.query_log.QueryLogReader`
-and applies one rule: a theme is shown only once at least ``k`` different people asked
-it, so that a rare question cannot point at the one person who asked it.
+and applies two rules: a theme is shown only once at least ``k`` different people asked
+it, and a question's words are shown only once at least ``k`` different people sent those
+same words (after masking), so that a rare question cannot point at the one person who
+asked it, even inside a large theme.
 
 Counting people: pseudonyms rotate every ISO week, so the same person in two weeks looks
 like two people. Across weeks we therefore count the *largest number of distinct askers
@@ -189,6 +191,15 @@ def _similarity(a: str, b: str) -> float:
     ) / 2
 
 
+def _shared_texts(rows: Iterable[Row], k: int) -> set[str]:
+    """The texts (normalised) at least ``k`` different people sent, counted as in
+    :func:`_askers`: the only texts any report or export may show."""
+    by_text: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_text[_normalise(row["text"])].append(row)
+    return {text for text, group in by_text.items() if _askers(group) >= k}
+
+
 def _examples(texts: list[str], limit: int = 3) -> list[str]:
     """The most central distinct phrasings: typical wording, not the odd one out."""
     counts = Counter(texts)
@@ -327,6 +338,7 @@ def gaps(
             candidates.append({**row, "kind": kind})
     shown: list[Gap] = []
     withheld = 0
+    shareable = _shared_texts(candidates, k)
     for members in _cluster([c["text"] for c in candidates], threshold):
         rows = [candidates[i] for i in members]
         people = _askers(rows)
@@ -342,10 +354,12 @@ def gaps(
                 count=len(rows),
                 askers=people,
                 closest_entry=entries.most_common(1)[0][0] if entries else None,
-                examples=tuple(_examples([r["text"] for r in rows])),
+                examples=tuple(
+                    _examples([r["text"] for r in rows if _normalise(r["text"]) in shareable])
+                ),
             )
         )
-    shown.sort(key=lambda g: (-g.count, -g.askers, g.examples[0]))
+    shown.sort(key=lambda g: (-g.count, -g.askers, g.examples[:1]))
     return GapReport(tuple(shown), withheld)
 
 
@@ -358,6 +372,8 @@ def format_gaps(report: GapReport) -> str:
             lines.append(f"   closest: {group.closest_entry}")
         for example in group.examples:
             lines.append("   - " + textwrap.shorten(example, width=70, placeholder="..."))
+        if not group.examples:
+            lines.append("   (no wording sent by enough people to show)")
     if report.withheld:
         lines += ["", f"{report.withheld} smaller group(s) withheld: too few people asked."]
     return "\n".join(lines)
@@ -390,10 +406,10 @@ def export(
     to the start of its ISO week, so every cell covers a whole week and two exports with
     different ``since`` cannot be subtracted to isolate a few queries.
 
-    With ``rows=True``: one line per query, without its key (Telegram holds it in the
-    button) and without the asker pseudonym (it links a person's questions within a
-    week); hour and redacted text are kept. Only queries whose similarity group
-    (``threshold``, as in :func:`gaps`) was asked by at least ``k`` people are included.
+    With ``rows=True``: one line per query, without its key and without the asker
+    pseudonym (it links a person's questions within a week); hour and masked text are
+    kept. Only queries whose exact (masked) text at least ``k`` people sent are included;
+    ``threshold`` is accepted for compatibility and no longer widens that.
 
     JSON is an object with the settings, the number of cells or rows withheld, and the
     data; CSV is the data alone.
@@ -472,11 +488,8 @@ def _export_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     with QueryLogReader(db_path) as reader:
         all_rows = list(reader.queries(since=cutoff))
-    keep: list[Row] = []
-    for members in _cluster([r["text"] for r in all_rows], threshold):
-        group = [all_rows[i] for i in members]
-        if _askers(group) >= k:
-            keep.extend(group)
+    shareable = _shared_texts(all_rows, k)
+    keep = [r for r in all_rows if _normalise(r["text"]) in shareable]
     keep.sort(key=lambda r: (r["hour"], r["lang"] or "", r["text"]))
     data = [{name: row[name] for name in _ROW_FIELDS} for row in keep]
     return data, len(all_rows) - len(keep)

@@ -37,7 +37,7 @@ __all__ = [
     "redact",
 ]
 
-PLACEHOLDERS = ("[phone]", "[email]", "[url]", "[handle]", "[id-number]", "[name]")
+PLACEHOLDERS = ("[phone]", "[email]", "[url]", "[handle]", "[id-number]", "[plate]", "[name]")
 
 SECRET_BYTES = 32
 # A shorter key would let whoever holds the database enumerate user ids against it.
@@ -75,6 +75,20 @@ _PASSPORT = re.compile(
     r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,2}\d{6,8}|[A-Z]{1,2}[ ]\d{6,8})[A-Za-z]?"
     # Not the start of a longer number: "IC 850312-10-5523" is one ID card number.
     r"(?![A-Za-z0-9]|[ .-]\d)"
+)
+
+# Licence plates as the region writes them: Indonesia "B 1234 XYZ", Malaysia "WXY 1234",
+# the Philippines "ABC 1234", Viet Nam "51F-123.45" / "29A-12345", Myanmar "YGN 1A-2345" /
+# "9B/1234", Thailand "กข 1234" (with the province after it, which is a place, not a plate).
+_PLATE = re.compile(
+    r"(?<![\w-])(?:"
+    r"[A-Z]{1,3}[ -]?\d{1,4}[ -]?[A-Z]{1,3}"  # B 1234 XYZ
+    r"|[A-Z]{2,3}[ -]?\d{3,4}"  # WXY 1234, ABC 1234
+    r"|\d{2}[A-Z]{1,2}\d?[ -]?\d{3}(?:\.\d{2}|\d{1,2})?"  # 51F-123.45, 29A-12345
+    r"|(?:[A-Z]{3}[ -])?\d[A-Z]{1,2}[-/ ]?\d{4}"  # YGN 1A-2345, 9B/1234
+    # Not the start of a longer number (an ID card "NIK 3201 1505 ..."), not a year.
+    r")(?![\w-])(?![ .]\d)(?<!(?:19|20)\d\d)"
+    r"|(?<![\u0e00-\u0e7f])\d?[\u0e01-\u0e2e]{1,2}[ -]?\d{1,4}(?!\d)"  # กข 1234
 )
 
 # Digit groups joined by single separators: +62 812-3456-7890, (021) 555-1234,
@@ -240,6 +254,7 @@ def redact(text: str, *, names: Iterable[str] = ()) -> str:
     text = _URL.sub("[url]", text)
     text = _HANDLE.sub("[handle]", text)
     text = _PASSPORT.sub("[id-number]", text)
+    text = _PLATE.sub("[plate]", text)
     text = _NUMBER.sub(_number_placeholder, text)
     text = _redact_sender_names(text, names)
     text = _PATRONYMIC.sub(_keep_leading_cues, text)

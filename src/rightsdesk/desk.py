@@ -19,11 +19,14 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from rightsdesk import admin_reports, languages
+from rightsdesk.anonymise import iso_week, redact
 from rightsdesk.config import Settings
 from rightsdesk.conversation import NO_QUERY, Conversation, Reply
 from rightsdesk.emergency import Emergencies, load_emergencies
 from rightsdesk.knowledge_base import KnowledgeBase, load_knowledge_base
+from rightsdesk.languages import fold, tokens
 from rightsdesk.localized import LANGUAGES
+from rightsdesk.log_words import KnownWords, SharedWords
 from rightsdesk.matching import Matcher, MatchResult
 from rightsdesk.messages import Messages, load_messages
 from rightsdesk.query_log import NullQueryLog, QueryEvent, QueryLog, QueryLogError
@@ -91,6 +94,7 @@ class Desk:
         matcher: Matcher | None = None,
         emergencies: Emergencies | None = None,
         referrals: Referrals | None = None,
+        known_words: KnownWords | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
@@ -109,6 +113,10 @@ class Desk:
         self.referrals = referrals
         self.query_log: AnyQueryLog = query_log or NullQueryLog()
         self._clock = clock
+        # What the log may keep of a question; built only when something is logged (it
+        # takes about a second, which `rightsdesk ask` need not spend).
+        self._known: KnownWords | None = known_words
+        self._shared = SharedWords(settings.k_anonymity)
         # Both in memory only, keyed by the Telegram id, never written down.
         self._chosen: OrderedDict[int, str] = OrderedDict()
         self._zawgyi: OrderedDict[int, bool] = OrderedDict()
@@ -124,7 +132,7 @@ class Desk:
     def load(cls, settings: Settings, query_log: AnyQueryLog | None = None) -> Desk:
         """Content loaded and checked, matcher index built: everything a reply needs, once."""
         kb = load_knowledge_base(settings.kb_dir)
-        return cls(
+        desk = cls(
             settings,
             kb,
             load_messages(settings.messages_path),
@@ -132,6 +140,9 @@ class Desk:
             emergencies=load_emergencies(settings.emergency_dir, (e.id for e in kb.entries)),
             referrals=load_referrals(settings.referrals_path),
         )
+        if not isinstance(desk.query_log, NullQueryLog):
+            desk.known_words()  # now, rather than during the first person's question
+        return desk
 
     def close(self) -> None:
         self.query_log.close()
@@ -276,9 +287,11 @@ class Desk:
         self, text: str, lang: str, result: MatchResult, asker: Asker, handling_ms: float
     ) -> str:
         best = result.best
+        if isinstance(self.query_log, NullQueryLog):
+            return NO_QUERY
         try:
             event = QueryEvent(
-                text=text,
+                text=self._loggable(text, lang, asker),
                 lang=lang,
                 decision=result.decision,
                 top_id=best.entry.id if best else None,
@@ -294,6 +307,21 @@ class Desk:
         except Exception:  # a log failure must never cost the user an answer
             log.exception("query log failed")
             return NO_QUERY
+
+    def known_words(self) -> KnownWords:
+        if self._known is None:
+            self._known = content_words(self.kb, self.messages)
+        return self._known
+
+    def _loggable(self, text: str, lang: str, asker: Asker) -> str:
+        """The question as the log may keep it: identifiers replaced by placeholders, then
+        every word the bot does not know (or that fewer than k people used this week)
+        masked. See :mod:`rightsdesk.log_words`."""
+        redacted = redact(text, names=asker.names)
+        self._shared.saw(
+            iso_week(self._clock()), asker.id, {fold(w) for w in tokens(redacted, folded=False)}
+        )
+        return self.known_words().mask(redacted, lang, self._shared)
 
     def _token_for(self, key: str) -> str:
         if key == NO_QUERY:
@@ -315,6 +343,19 @@ class Desk:
         except Exception:
             log.exception("admin report %s failed", name)
             return self.messages.get("error")
+
+
+def content_words(kb: KnowledgeBase, messages: Messages) -> KnownWords:
+    """The words the log may keep: the knowledge base's and the bot's own, in every language."""
+    return KnownWords.of(kb, [t for key in messages.texts for t in _texts(messages, key)])
+
+
+def _texts(messages: Messages, key: str) -> list[str]:
+    value = messages.texts[key]
+    found: list[str] = []
+    for item in value.all():
+        found.extend(item if isinstance(item, (list, tuple)) else [str(item)])
+    return found
 
 
 def _remember(memory: OrderedDict[int, T], key: int, value: T) -> None:

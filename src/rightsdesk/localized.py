@@ -43,6 +43,8 @@ class Localized(Generic[T]):
 
     def all(self) -> Iterator[T]:
         """Every language's value, English first: what the matcher indexes."""
+        if not self.values:
+            return
         yield self.values[DEFAULT_LANGUAGE]
         for lang in sorted(self.values):
             if lang != DEFAULT_LANGUAGE:
