@@ -12,7 +12,8 @@ Two refinements for the ways names hide among known words:
   (Vietnamese "An" is peace; Burmese "အောင်" is success), so there a syllable is kept only
   when it forms a known pair with the syllable before or after it.
 - A word capitalised in the middle of a sentence is masked unless the knowledge base itself
-  writes it that way ("Malaysia", "UNODC"): "Rose" and "Will" are names there.
+  writes it that way, next to the same word ("in Malaysia", "Doi Tung"): "Rose", "Will"
+  and a Vietnamese "Tung" are names there.
 Placeholders left by :func:`rightsdesk.anonymise.redact` (``[phone]`` ...) are kept.
 """
 
@@ -54,13 +55,15 @@ class KnownWords:
 
     words: frozenset[str]
     pairs: frozenset[tuple[str, str]]
-    capitalised: frozenset[str]
+    # Proper names as the knowledge base writes them, with a neighbour: ("in", "Malaysia"),
+    # ("Doi", "tung") is not kept; ("doi", "Tung") is. Folded neighbours, original name.
+    capitalised: frozenset[tuple[str, str]]
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> KnownWords:
         words: set[str] = set()
         pairs: set[tuple[str, str]] = set()
-        capitalised: set[str] = set()
+        capitalised: set[tuple[str, str]] = set()
         for text in texts:
             prepared = prepare(text, detect_zawgyi=False).text
             found = tokens(prepared, folded=False)
@@ -68,11 +71,12 @@ class KnownWords:
             words.update(folded)
             pairs.update(itertools.pairwise(folded))
             # Only capitals inside a sentence say "this is a proper name".
-            capitalised.update(
-                original
-                for original, opens in _located(prepared, found)
-                if not opens and original[:1].isupper()
-            )
+            for i, (original, opens) in enumerate(_located(prepared, found)):
+                if not opens and original[:1].isupper():
+                    if i:
+                        capitalised.add((folded[i - 1], original))
+                    if i + 1 < len(folded):
+                        capitalised.add((original, folded[i + 1]))
         return cls(frozenset(words), frozenset(pairs), frozenset(capitalised))
 
     @classmethod
@@ -98,6 +102,11 @@ class KnownWords:
             keep = [self._keep(i, folded, located[i], lang, shared) for i in range(len(words))]
             for start, end in _number_runs(folded):
                 keep[start:end] = [False] * (end - start)
+            for start, end in _name_runs(located, keep):
+                keep[start:end] = [False] * (end - start)
+            if lang == "vi":
+                for start, end in _vietnamese_names(folded):
+                    keep[start:end] = [False] * (end - start)
             out.extend(w if k else MASK for w, k in zip(words, keep, strict=True))
         return " ".join(_squeeze(out))
 
@@ -117,18 +126,46 @@ class KnownWords:
             return True
         if key not in self.words:
             return False
-        if (
-            not opens_sentence
-            and original[:1].isupper()
-            and not original.isupper()
-            and original not in self.capitalised
-        ):
-            return False  # "Rose", "Will", "Hope" in mid-sentence: a name
+        before = folded[i - 1] if i else None
+        after = folded[i + 1] if i + 1 < len(folded) else None
+        in_known_pair = (before, key) in self.pairs or (key, after) in self.pairs
+        if not opens_sentence and original[:1].isupper() and not original.isupper():
+            # "Rose", "Will", "Tung" in mid-sentence: a name, unless the knowledge base
+            # writes it so, and next to the same word ("Doi Tung", "in Malaysia").
+            return (before or "", original) in self.capitalised or (
+                original,
+                after or "",
+            ) in self.capitalised
         if _THAI_OR_BURMESE.search(original) or lang in SYLLABIC:
-            before = folded[i - 1] if i else None
-            after = folded[i + 1] if i + 1 < len(folded) else None
-            return (before, key) in self.pairs or (key, after) in self.pairs
+            return in_known_pair
         return True
+
+
+def _name_runs(located: list[tuple[str, bool]], keep: list[bool]) -> Iterator[tuple[int, int]]:
+    """Runs of two or more capitalised words of which one is masked: a name travels with
+    its other parts ("Võ Thanh Tâm", "Daniel Tan Wei Ming"), even those that are words."""
+    start = None
+    for i, (original, _) in enumerate([*located, ("", False)]):
+        if original[:1].isupper() and not original.isupper():
+            start = i if start is None else start
+            continue
+        if start is not None and i - start >= 2 and not all(keep[start:i]):
+            yield start, i
+        start = None
+
+
+# The commonest Vietnamese family names, folded: with a middle name "van" or "thi" after
+# them they begin a full name even when typed in lower case and without diacritics
+# ("mai thi huong"), where every syllable is also an everyday word.
+_FAMILY_NAMES_VI = "nguyen tran le pham hoang huynh phan vu vo dang bui do ho ngo duong ly"
+_MORE_FAMILY_NAMES_VI = "truong dinh lam mai trinh dao cao luong ta chu"
+_VIETNAMESE_FAMILY_NAMES = frozenset((_FAMILY_NAMES_VI + " " + _MORE_FAMILY_NAMES_VI).split())
+
+
+def _vietnamese_names(folded: list[str]) -> Iterator[tuple[int, int]]:
+    for i in range(len(folded) - 2):
+        if folded[i] in _VIETNAMESE_FAMILY_NAMES and folded[i + 1] in ("van", "thi"):
+            yield i, i + 3  # family name, middle name, given name
 
 
 def _number_runs(folded: list[str]) -> Iterator[tuple[int, int]]:
