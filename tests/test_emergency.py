@@ -174,3 +174,14 @@ def test_in_the_console_the_card_is_the_first_thing_printed() -> None:
     chat.handle("ban toi khong tho nua, moi chich xong")
     printed = out.getvalue().strip()
     assert printed.startswith(shipped_emergencies().text("heading", "vi").upper())
+
+
+def test_ask_json_reports_the_card_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from rightsdesk.cli import main
+
+    assert main(["ask", "--json", "police are raiding my friend's room right now"]) == 0
+    assert json.loads(capsys.readouterr().out)["emergency"] == "arrest"
+    assert main(["ask", "--json", "what are my rights if I am arrested someday"]) == 0
+    assert json.loads(capsys.readouterr().out)["emergency"] is None
