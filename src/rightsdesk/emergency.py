@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,20 +86,60 @@ class Found:
 class _Phrase:
     words: tuple[str, ...] = ()  # Latin script: folded words, a trailing * for any ending
     inside: str = ""  # Thai or Burmese: matched inside the text with spaces removed
+    # The words with their diacritics, when they have any: an exact match must then keep
+    # them ("đang", now, is not "đăng", to register, though both fold to "dang").
+    accented: tuple[str, ...] = ()
+
+
+class _PhraseSet:
+    """Phrases indexed by how they start, so that a message is compared only with the few
+    phrases that could match it (a language's lists hold thousands)."""
+
+    def __init__(self, phrases: Iterable[_Phrase] = ()) -> None:
+        self.phrases = list(phrases)
+        self._by_first: dict[str, list[_Phrase]] = {}
+        self._by_start: dict[str, list[_Phrase]] = {}
+        self._starred: list[_Phrase] = []
+        for phrase in self.phrases:
+            if phrase.inside:
+                self._by_start.setdefault(phrase.inside[:2], []).append(phrase)
+            elif phrase.words[0].endswith("*"):
+                self._starred.append(phrase)
+            else:
+                self._by_first.setdefault(phrase.words[0], []).append(phrase)
+
+    def __iter__(self) -> Iterator[_Phrase]:
+        return iter(self.phrases)
+
+    def __bool__(self) -> bool:
+        return bool(self.phrases)
+
+    def found_in(self, message: _Text, *, fuzzy: bool) -> bool:
+        check = message.has if fuzzy else message.has_exactly
+        if any(check(p) for p in self._starred):
+            return True
+        firsts = message.present if fuzzy else message.word_set
+        for word in firsts & self._by_first.keys():
+            if any(check(p) for p in self._by_first[word]):
+                return True
+        for start in message.starts & self._by_start.keys():
+            if any(check(p) for p in self._by_start[start]):
+                return True
+        return False
 
 
 @dataclass
 class _Triggers:
-    strong: list[_Phrase] = field(default_factory=list)
-    words: list[_Phrase] = field(default_factory=list)
-    context: list[_Phrase] = field(default_factory=list)
+    strong: _PhraseSet = field(default_factory=_PhraseSet)
+    words: _PhraseSet = field(default_factory=_PhraseSet)
+    context: _PhraseSet = field(default_factory=_PhraseSet)
 
 
 @dataclass
 class _LanguageWords:
-    now: list[_Phrase] = field(default_factory=list)
-    not_now: list[_Phrase] = field(default_factory=list)
-    conditional: list[_Phrase] = field(default_factory=list)
+    now: _PhraseSet = field(default_factory=_PhraseSet)
+    not_now: _PhraseSet = field(default_factory=_PhraseSet)
+    conditional: _PhraseSet = field(default_factory=_PhraseSet)
     kinds: dict[str, _Triggers] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
     countries: dict[str, str] = field(default_factory=dict)
@@ -151,9 +191,13 @@ class _Text:
     def __init__(self, text: str, vocabulary: _Vocabulary) -> None:
         prepared = prepare(text).text
         self.words = [w for w in tokens(prepared) if w]
+        self.accented = [w for w in tokens(prepared, folded=False) if w]
         self.senses = [vocabulary.senses(w) for w in self.words]
         self.present = frozenset().union(*self.senses)
+        self.word_set = frozenset(self.words)
         self.squashed = _SPACE.sub("", prepared.casefold()) if _NON_LATIN.search(prepared) else ""
+        text = self.squashed
+        self.starts = frozenset(text[i : i + 2] for i in range(len(text) - 1))
 
     def has(self, phrase: _Phrase) -> bool:
         if phrase.inside:
@@ -175,9 +219,11 @@ class _Text:
         common, so that one letter off is usually another word ("sidang" is not "sedang")."""
         if phrase.inside:
             return self._inside(phrase.inside)
-        n = len(phrase.words)
-        for start in range(len(self.words) - n + 1):
-            if all(_same(self.words[start + i], w) for i, w in enumerate(phrase.words)):
+        wanted = phrase.accented or phrase.words
+        words = self.accented if phrase.accented else self.words
+        n = len(wanted)
+        for start in range(len(words) - n + 1):
+            if all(_same(words[start + i], w) for i, w in enumerate(wanted)):
                 return True
         return False
 
@@ -206,11 +252,11 @@ class _Text:
                 return True
         return False
 
-    def any(self, phrases: Iterable[_Phrase]) -> bool:
-        return any(self.has(p) for p in phrases)
+    def any(self, phrases: _PhraseSet) -> bool:
+        return phrases.found_in(self, fuzzy=True)
 
-    def any_exactly(self, phrases: Iterable[_Phrase]) -> bool:
-        return any(self.has_exactly(p) for p in phrases)
+    def any_exactly(self, phrases: _PhraseSet) -> bool:
+        return phrases.found_in(self, fuzzy=False)
 
 
 def _same(word: str, wanted: str) -> bool:
@@ -299,12 +345,14 @@ def _phrase(text: str) -> _Phrase | None:
     if _NON_LATIN.search(text):
         return _Phrase(inside=_SPACE.sub("", text.casefold()))
     star = text.rstrip().endswith("*")
-    words = tuple(fold(w) for w in tokens(text.replace("*", " ")))
+    as_typed = tuple(tokens(text.replace("*", " "), folded=False))
+    words = tuple(fold(w) for w in as_typed)
     if not words:
         return None
     if star:
         words = (*words[:-1], words[-1] + "*")
-    return _Phrase(words=words)
+        as_typed = (*as_typed[:-1], as_typed[-1] + "*")
+    return _Phrase(words=words, accented=as_typed if as_typed != words else ())
 
 
 # -- loading and checking -------------------------------------------------------------------
@@ -458,12 +506,12 @@ def _read_language(
 
 def _phrases(
     doc: YamlDocument, where: tuple[str | int, ...], value: Any, problems: list[Problem]
-) -> list[_Phrase]:
+) -> _PhraseSet:
     if value is None:
         value = []
     if not isinstance(value, list):
         problems.append(Problem(doc.path, doc.line_of(*where), "expected a list of phrases"))
-        return []
+        return _PhraseSet()
     phrases = []
     for i, item in enumerate(value):
         line = doc.line_of(*where, i)
@@ -476,7 +524,7 @@ def _phrases(
             problems.append(Problem(doc.path, line, f"'{item}' has no letters to match"))
         else:
             phrases.append(phrase)
-    return phrases
+    return _PhraseSet(phrases)
 
 
 def _is_text(value: Any) -> bool:
