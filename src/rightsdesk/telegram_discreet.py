@@ -25,6 +25,7 @@ log = logging.getLogger("rightsdesk.discreet")
 DELETE_WINDOW_S = 48 * 3600.0  # Telegram's limit for bots in private chats
 MESSAGES_KEPT = 500  # per chat: /wipe deletes at most this many of the latest
 CHATS_KEPT = 100_000
+DELETE_TIMEOUT_S = 10.0
 
 Delete = Callable[[int, int], Awaitable[bool]]
 
@@ -133,7 +134,8 @@ class Shredder:
 
     async def _delete_quietly(self, chat_id: int, message_id: int) -> None:
         try:
-            if await self._delete(chat_id, message_id):
+            # Bounded: a request that hangs must not hold up the others, or shutdown.
+            if await asyncio.wait_for(self._delete(chat_id, message_id), DELETE_TIMEOUT_S):
                 self.deleted += 1
         except Exception as error:  # one failed deletion must not stop the others
             log.warning("a scheduled deletion failed: %s", type(error).__name__)
