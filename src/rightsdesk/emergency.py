@@ -20,16 +20,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from rightsdesk.knowledge_base import Problem, Translation, broken_script, read_translation_status
+from rightsdesk.knowledge_base import (
+    KnowledgeBaseError,
+    Problem,
+    Translation,
+    broken_script,
+    read_translation_status,
+)
 from rightsdesk.languages import fold, prepare, tokens
 from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES
 from rightsdesk.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
 
+T = TypeVar("T")
 KINDS_FILE = "kinds.yaml"
 CALLS = ("medical", "none")
 TEXT_KEYS = (
@@ -45,12 +52,6 @@ LIST_KEYS = ("strong", "words")
 FUZZY_MIN_LENGTH = 5  # shorter words differ by one letter from too many others
 _NON_LATIN = re.compile("[\u0e00-\u0e7f\u1000-\u109f\ua9e0-\ua9ff\uaa60-\uaa7f]")
 _SPACE = re.compile(r"\s+")
-
-
-class EmergencyError(Exception):
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__("\n".join(map(str, problems)))
-        self.problems = list(problems)
 
 
 @dataclass(frozen=True)
@@ -315,25 +316,34 @@ class Emergencies:
         return min(found, key=lambda f: self._order.index(f.kind))
 
     def card(self, kind: str, lang: str) -> CardText:
-        words = self._words.get(lang) or self._words[DEFAULT_LANGUAGE]
-        return words.cards.get(kind) or self._words[DEFAULT_LANGUAGE].cards[kind]
+        return _required(self._in(lang, lambda w: w.cards.get(kind)), kind)
 
     def text(self, key: str, lang: str, **values: object) -> str:
-        words = self._words.get(lang) or self._words[DEFAULT_LANGUAGE]
-        template = words.texts.get(key) or self._words[DEFAULT_LANGUAGE].texts[key]
-        return template.format(**values)
+        return _required(self._in(lang, lambda w: w.texts.get(key)), key).format(**values)
 
     def country_name(self, code: str, lang: str) -> str:
-        words = self._words.get(lang) or self._words[DEFAULT_LANGUAGE]
-        return words.countries.get(code) or self._words[DEFAULT_LANGUAGE].countries.get(code, code)
+        return self._in(lang, lambda w: w.countries.get(code)) or code
 
     def service_name(self, service: str, lang: str) -> str:
-        words = self._words.get(lang) or self._words[DEFAULT_LANGUAGE]
-        return words.services.get(service) or self._words[DEFAULT_LANGUAGE].services[service]
+        return _required(self._in(lang, lambda w: w.services.get(service)), service)
+
+    def _in(self, lang: str, pick: Callable[[_LanguageWords], T | None]) -> T | None:
+        """``pick`` from ``lang``'s words, or from English when that language lacks it: the
+        one fallback rule, as for every other text."""
+        words = self._words.get(lang)
+        found = pick(words) if words else None
+        return found if found else pick(self._words[DEFAULT_LANGUAGE])
 
     def translation(self, lang: str) -> Translation | None:
         words = self._words.get(lang)
         return words.translation if words else None
+
+
+def _required(value: T | None, key: str) -> T:
+    # kb check refuses an English file that lacks any card, text or service name.
+    if value is None:
+        raise KeyError(key)
+    return value
 
 
 def _deletions(word: str) -> set[str]:
@@ -361,7 +371,7 @@ def _phrase(text: str) -> _Phrase | None:
 def load_emergencies(folder: Path, kb_ids: Iterable[str] | None = None) -> Emergencies:
     problems, emergencies = check_emergencies(folder, kb_ids)
     if problems or emergencies is None:
-        raise EmergencyError(problems)
+        raise KnowledgeBaseError(problems)
     return emergencies
 
 

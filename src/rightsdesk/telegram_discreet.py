@@ -66,9 +66,6 @@ class Shredder:
         """How many deletions are waiting."""
         return len(self._due)
 
-    def delay(self, chat_id: int) -> float | None:
-        return self._delays.get(chat_id)
-
     def saw(self, chat_id: int, message_ids: Iterable[int]) -> None:
         """Messages of either side that now exist in the chat."""
         now = self.clock()
