@@ -185,3 +185,13 @@ def test_ask_json_reports_the_card_shown(capsys: pytest.CaptureFixture[str]) -> 
     assert json.loads(capsys.readouterr().out)["emergency"] == "arrest"
     assert main(["ask", "--json", "what are my rights if I am arrested someday"]) == 0
     assert json.loads(capsys.readouterr().out)["emergency"] is None
+
+
+def test_a_card_in_an_unreviewed_translation_says_so_even_with_no_answer_after_it() -> None:
+    desk = make_desk()
+    reply = desk.ask("gw mau bunuh diri malam ini", Asker(id=5))  # self-harm: no provision follows
+    assert reply.emergency == "self_harm" and reply.lang == "id"
+    notes = [b.text for b in reply.blocks if b.style == "note"]
+    assert desk.messages.get("labels.translation_machine", "id") in notes
+    english = desk.ask("i want to end my life", Asker(id=6))
+    assert not [b for b in english.blocks if b.style == "note"]

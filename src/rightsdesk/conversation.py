@@ -325,6 +325,10 @@ class Conversation:
             hotline = e.text("hotline", lang, organisation=org.name or "", hotline=org.hotline)
             blocks.append(Block("text", hotline))
         blocks.append(Block("source", f"{e.text('source', lang)}: {kind.cite}"))
+        translation = e.translation(lang)
+        if translation is not None and not translation.reviewed:
+            note = self.messages.get(f"labels.translation_{translation.status}", lang)
+            blocks.append(Block("note", note))
         return blocks
 
     def people(self, lang: str, country: str | None) -> Reply:
