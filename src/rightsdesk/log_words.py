@@ -122,9 +122,9 @@ class KnownWords:
         original, opens_sentence = located
         if key.isdigit():
             return len(key) <= SHORT_NUMBER
-        if shared is not None and shared.is_shared(key):
-            return True
-        if key not in self.words:
+        # A word k people used counts as known, but the checks below still apply to it: a
+        # Vietnamese "Tâm" must not ride on everyone's "trung tâm".
+        if key not in self.words and not (shared is not None and shared.is_shared(key)):
             return False
         before = folded[i - 1] if i else None
         after = folded[i + 1] if i + 1 < len(folded) else None
