@@ -122,6 +122,7 @@ class Entry:
     provisions: tuple[str, ...] = ()
     lessons: Texts = field(default_factory=Localized)
     translations: Mapping[str, Translation] = field(default_factory=dict)
+    editor_notes: tuple[str, ...] = ()
 
     @property
     def part(self) -> str | None:
@@ -300,7 +301,7 @@ class _EntryReader:
         known = {
             "id", "kind", "ref", "title", "summary", "details", "what_you_can_do",
             "legal_basis", "questions", "keywords", "related", "source", "review",
-            "country", "period", "provisions", "lessons",
+            "country", "period", "provisions", "lessons", "editor_notes",
         }  # fmt: skip
         for key in data:
             if key not in known:
@@ -327,6 +328,9 @@ class _EntryReader:
         related = self.string_list("related", required=False)
         source = self.string("source")
         review = self.review()
+        # For the people who keep the base: what was not read or not confirmed. Checked as
+        # text so a typo shows, but the bot never shows it to a reader.
+        editor_notes = self.string_list("editor_notes", required=False)
         country: Localized[str] | None = None
         period: Localized[str] | None = None
         provisions: tuple[str, ...] = ()
@@ -353,6 +357,7 @@ class _EntryReader:
             what_you_can_do=what, legal_basis=legal, questions=questions, keywords=keywords,
             related=related, source=source, review=review, path=self.doc.path,
             country=country, period=period, provisions=provisions, lessons=lessons,
+            editor_notes=editor_notes,
         )  # fmt: skip
 
     def string(self, name: str, *, data: Any = None, key: tuple[str | int, ...] = ()) -> str | None:
