@@ -21,6 +21,7 @@ from rightsdesk.log_words import KnownWords
 from rightsdesk.messages import Messages, load_messages
 from rightsdesk.query_log import QueryEvent
 from rightsdesk.referrals import Referrals, load_referrals
+from rightsdesk.sectors import Sectors, load_sectors
 from telegram_harness import Bot, running_bot
 
 # Exactly the shortest secret the bot accepts.
@@ -92,6 +93,11 @@ def shipped_emergencies() -> Emergencies:
 
 
 @functools.cache
+def shipped_sectors() -> Sectors:
+    return load_sectors(ROOT / "knowledge_base", [e.id for e in shipped_kb().entries])
+
+
+@functools.cache
 def shipped_referrals() -> Referrals:
     return load_referrals(ROOT / "bot" / "referrals.yaml")
 
@@ -109,6 +115,7 @@ def make_desk(  # type: ignore[no-untyped-def]
         matcher=_shipped_matcher(),
         emergencies=shipped_emergencies(),
         referrals=referrals or shipped_referrals(),
+        sectors=shipped_sectors(),
         known_words=shipped_known_words(),
     )
 

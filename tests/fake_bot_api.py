@@ -47,6 +47,7 @@ is ignored and webhooks are recorded but never delivered.
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import itertools
 import json
 import re
@@ -55,7 +56,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.parser import BytesParser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -74,6 +76,7 @@ JSON = dict[str, Any]
 
 #: Telegram's limit on a message's text after entity parsing.
 MAX_MESSAGE_LENGTH = 4096
+MAX_CAPTION_LENGTH = 1024
 DELETE_WINDOW_S = 48 * 3600  # how long a bot may delete messages in a private chat
 #: Telegram's limit on an inline button's ``callback_data``, in UTF-8 bytes.
 MAX_CALLBACK_DATA_BYTES = 64
@@ -127,6 +130,7 @@ class Call:
     time: float
     status: int | None = None
     response: JSON | None = None
+    files: dict[str, Upload] = field(default_factory=dict)  # uploads, by form field
 
     @property
     def ok(self) -> bool:
@@ -152,6 +156,35 @@ class Call:
 JSON_FIELDS = frozenset({"allowed_updates", "commands", "reply_markup"})
 #: Integer fields; every other field (``text``, ``callback_query_id``...) stays a string.
 INT_FIELDS = frozenset({"chat_id", "offset", "timeout"})
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the bot uploaded (sendDocument): its name and bytes, as Telegram received them."""
+
+    filename: str
+    data: bytes
+
+
+def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], dict[str, Upload]]:
+    """A multipart/form-data body, as PTB sends it when a request carries a file: the plain
+    fields as text, the files apart."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    fields: dict[str, str] = {}
+    files: dict[str, Upload] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(payload, bytes):
+            continue
+        filename = part.get_filename()
+        if filename is not None:
+            files[name] = Upload(filename, payload)
+        else:
+            fields[name] = payload.decode(part.get_content_charset() or "utf-8")
+    return fields, files
 
 
 def decode_params(raw: dict[str, str]) -> JSON:
@@ -285,7 +318,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status, payload = self.server.fake._handle(self.path, body, self._client_alive)
+        content_type = self.headers.get("Content-Type", "")
+        status, payload = self.server.fake._handle(
+            self.path, body, self._client_alive, content_type
+        )
         if payload is None:  # the client went away while we held its long poll
             self.close_connection = True
             return
@@ -342,6 +378,7 @@ class FakeBotAPI:
         self._last_bot_message: dict[int, JSON] = {}
         # Every message still in a chat, both sides: (chat id, message id) -> its date.
         self._present: dict[tuple[int, int], int] = {}
+        self._documents: dict[tuple[int, int], Upload] = {}
         self._open_callback_queries: set[str] = set()
         self._failures: dict[str, list[tuple[int, str, JSON | None]]] = {}
         self._token_rejected = False
@@ -593,15 +630,23 @@ class FakeBotAPI:
     # ---- request handling --------------------------------------------------------------------
 
     def _handle(
-        self, path: str, body: bytes, client_alive: Callable[[], bool]
+        self,
+        path: str,
+        body: bytes,
+        client_alive: Callable[[], bool],
+        content_type: str = "application/x-www-form-urlencoded",
     ) -> tuple[int, JSON | None]:
         """Answer ``/bot<token>/<method>``: (status, body), or body None to hang up."""
         route = re.fullmatch(r"/bot([^/]+)/([^/?]+)", path)
         if route is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         token, method = route.groups()
-        raw = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-        call = Call(method, decode_params(raw), time.monotonic())
+        files: dict[str, Upload] = {}
+        if content_type.startswith("multipart/form-data"):
+            raw, files = parse_multipart(body, content_type)
+        else:
+            raw = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        call = Call(method, decode_params(raw), time.monotonic(), files=files)
         with self._cond:
             self._calls.append(call)
             self._cond.notify_all()
@@ -612,6 +657,8 @@ class FakeBotAPI:
                     raise _BotAPIError(*self._failures[method].pop(0))
                 if method == "getUpdates":
                     result = self._get_updates(call.params, client_alive)
+                elif method == "sendDocument":
+                    result = self._send_document(call.params, call.files)
                 elif method in self._HANDLERS:
                     result = self._HANDLERS[method](self, call.params)
                 else:
@@ -672,6 +719,38 @@ class FakeBotAPI:
         self._last_bot_message[chat_id] = message
         self._present[(chat_id, message["message_id"])] = message["date"]
         return message
+
+    def _send_document(self, params: JSON, files: dict[str, Upload]) -> JSON:
+        chat_id = int(params["chat_id"])
+        upload = files.get("document")
+        if upload is None:
+            raise _bad_request("there is no document in the request")
+        if not upload.data:
+            raise _bad_request("file must be non-empty")
+        if len(params.get("caption", "")) > MAX_CAPTION_LENGTH:
+            raise _bad_request("message caption is too long")
+        message = {
+            "message_id": next(self._message_ids),
+            "from": self.bot_user,
+            "chat": self._chats.get(chat_id, {"id": chat_id, "type": "private"}),
+            "date": int(time.time()),
+            "document": {
+                "file_id": f"doc-{len(upload.data)}",
+                "file_unique_id": f"u{len(upload.data)}",
+                "file_name": upload.filename,
+                "mime_type": "application/pdf" if upload.data[:5] == b"%PDF-" else "",
+                "file_size": len(upload.data),
+            },
+            "caption": params.get("caption", ""),
+        }
+        self._documents[(chat_id, message["message_id"])] = upload
+        self._present[(chat_id, message["message_id"])] = message["date"]
+        return message
+
+    def document(self, chat_id: int, message_id: int) -> Upload:
+        """The file the bot sent in that message."""
+        with self._cond:
+            return self._documents[(chat_id, message_id)]
 
     def _delete_message(self, params: JSON) -> bool:
         # As Telegram: a bot may delete any message of a private chat for 48 hours.

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from rightsdesk import __version__
 from rightsdesk.config import ConfigError, Settings
 from rightsdesk.emergency import check_emergencies
+from rightsdesk.factsheet import FactSheetError
 from rightsdesk.knowledge_base import (
     KnowledgeBase,
     KnowledgeBaseError,
@@ -25,6 +27,7 @@ from rightsdesk.localized import LANGUAGES
 from rightsdesk.messages import check_messages
 from rightsdesk.query_log import QueryLogError
 from rightsdesk.referrals import check_referrals
+from rightsdesk.sectors import check_sectors
 
 if TYPE_CHECKING:
     from rightsdesk.desk import AnyQueryLog, Desk
@@ -39,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return int(args.handler(args, settings) or 0)
-    except (ConfigError, KnowledgeBaseError, QueryLogError) as error:
+    except (ConfigError, KnowledgeBaseError, QueryLogError, FactSheetError) as error:
         print(f"rightsdesk: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -72,6 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     _kb_option(translations)
     translations.add_argument("--json", action="store_true", help="print JSON")
     translations.set_defaults(handler=_kb_translations)
+    readable = kb_sub.add_parser(
+        "readability", help="sentence length and first-screen fit of every answer"
+    )
+    _kb_option(readable)
+    readable.add_argument("--lang", choices=LANGUAGES, action="append", help="only these")
+    readable.add_argument("--entries", action="store_true", help="one line per entry")
+    readable.set_defaults(handler=_kb_readability)
+
     listing = kb_sub.add_parser("list", help="list the entries")
     _kb_option(listing)
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -106,6 +117,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     _kb_option(bench)
     bench.set_defaults(handler=_bench)
+
+    sheet = sub.add_parser("factsheet", help="make printable one-page fact sheets (PDF or HTML)")
+    sheet.add_argument(
+        "target", nargs="?", help="an item (II.7 or its id), a topic, an example or a sector"
+    )
+    sheet.add_argument("--lang", choices=LANGUAGES, default="en", help="language (default en)")
+    sheet.add_argument("--format", choices=("pdf", "html"), default="pdf")
+    sheet.add_argument("-o", "--output", type=Path, help="file to write (default: TARGET.LANG.pdf)")
+    sheet.add_argument("--all", action="store_true", help="every sheet in every language")
+    sheet.add_argument("--out", type=Path, default=Path("factsheets"), help="folder for --all")
+    sheet.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes for --all")
+    _kb_option(sheet)
+    sheet.set_defaults(handler=_factsheet)
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
     chat.add_argument("--lang", choices=LANGUAGES, help="start in this language")
@@ -154,6 +178,41 @@ def _kb(args: argparse.Namespace, settings: Settings) -> KnowledgeBase:
     return load_knowledge_base(args.kb or settings.kb_dir)
 
 
+# -- factsheet ----------------------------------------------------------------------------
+
+
+def _factsheet(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.factsheet import build_all, fact_sheets
+
+    sheets = fact_sheets(args.kb or settings.kb_dir, settings.messages_path)
+    if args.all:
+        args.out.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        built = build_all(sheets, args.out, args.format, jobs=args.jobs)
+        seconds = time.perf_counter() - started
+        print(f"{len(built)} sheets in {args.out}/ ({seconds:.0f} s), each one page")
+        return 0
+    if not args.target:
+        print(
+            "rightsdesk factsheet: give an item, topic, example or sector, or --all",
+            file=sys.stderr,
+        )
+        return 2
+    target = sheets.resolve(args.target)
+    if target is None:
+        known = ", ".join(s.removeprefix("sector-") for s in sheets.targets() if "sector-" in s)
+        print(
+            f"rightsdesk factsheet: no item, topic, example or sector '{args.target}' "
+            f"(sectors: {known}; `rightsdesk kb list` lists the rest)",
+            file=sys.stderr,
+        )
+        return 2
+    path = args.output or Path(f"{target}.{args.lang}.{args.format}")
+    sheets.write(target, args.lang, path, args.format)
+    print(path)
+    return 0
+
+
 # -- kb -----------------------------------------------------------------------------------
 
 
@@ -169,9 +228,20 @@ def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
     problems += emergency_problems
     referral_problems, referrals = check_referrals(bot_dir / "referrals.yaml")
     problems += referral_problems
+    sector_problems, sectors = check_sectors(
+        args.kb or settings.kb_dir, [e.id for e in kb.entries] if kb else None
+    )
+    problems += sector_problems
     for problem in problems:
         print(problem)
-    if problems or kb is None or messages is None or emergencies is None or referrals is None:
+    if (
+        problems
+        or kb is None
+        or messages is None
+        or emergencies is None
+        or referrals is None
+        or sectors is None
+    ):
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return 1
     kinds = {kind: len(kb.of_kind(kind)) for kind in ("principle", "provision", "topic", "example")}
@@ -184,8 +254,70 @@ def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
         f"answers in {', '.join(languages)}, "
         f"messages in {', '.join(messages.languages)}; "
         f"emergency cards in {', '.join(emergencies.languages)}; "
-        f"referrals for {', '.join(sorted(referrals.countries))}; version {kb.version}"
+        f"referrals for {', '.join(sorted(referrals.countries))}; "
+        f"{len(sectors)} sector views; version {kb.version}"
     )
+    _print_readability(kb)
+    return 0
+
+
+def _print_readability(kb: KnowledgeBase) -> None:
+    """Not a problem that stops the bot, but what editors should see: long sentences and
+    long summaries, per entry (``kb readability --entries`` adds the first-screen check)."""
+    from rightsdesk import readability
+
+    english = readability.report(kb, "en")
+    average = readability.summary_sentence_length(kb, "en")
+    shortest = min(r.summary_chars for r in english)
+    longest = max(r.summary_chars for r in english)
+    print(
+        f"Readability (en): {average:.1f} words a summary sentence on average "
+        f"(target {readability.WORDS_A_SENTENCE}); summaries {shortest}-{longest} characters"
+    )
+    for row in english:
+        long_sentences = row.per_sentence > readability.WORDS_A_SENTENCE + 3
+        if long_sentences or row.summary_chars > readability.SUMMARY_CHARS:
+            print(
+                f"  {row.entry_id}: {row.per_sentence:.1f} words a sentence, "
+                f"summary {row.summary_chars} characters"
+            )
+
+
+def _kb_readability(args: argparse.Namespace, settings: Settings) -> int:
+    from statistics import mean
+
+    from rightsdesk import readability
+    from rightsdesk.conversation import Conversation
+    from rightsdesk.messages import load_messages
+
+    kb = _kb(args, settings)
+    conversation = Conversation(
+        kb, load_messages(settings.messages_path), retention_days=0, k_anonymity=1
+    )
+    print(
+        f"{'lang':5} {'entries':>7} {'summary sentence':>16} {'summary':>8} "
+        f"{'first step on first screen':>27}"
+    )
+    for lang in args.lang or LANGUAGES:
+        rows = readability.report(kb, lang)
+        fits = [
+            readability.fits_first_screen(conversation, e, lang)
+            for e in kb.entries
+            if e.summary.has(lang)
+        ]
+        unit = "chars" if lang in readability.SPACELESS else "words"
+        print(
+            f"{lang:5} {len(rows):7} "
+            f"{readability.summary_sentence_length(kb, lang):10.1f} {unit:5} "
+            f"{mean(r.summary_chars for r in rows):6.0f} ch "
+            f"{sum(fits):10} of {len(fits)} ({sum(fits) / len(fits):.0%})"
+        )
+        if args.entries:
+            for row, fit in zip(rows, fits, strict=True):
+                print(
+                    f"    {row.entry_id:48} {row.per_sentence:5.1f} {row.unit[:5]}/sentence "
+                    f"summary {row.summary_chars:3} ch  {'fits' if fit else 'SCROLLS'}"
+                )
     return 0
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import tempfile
 import textwrap
+from pathlib import Path
 from typing import TextIO
 
 from rightsdesk.conversation import Block, Button, Reply
@@ -56,6 +58,8 @@ class ConsoleChat:
         self.choices: list[Button] = []
 
     def say(self, reply: Reply) -> None:
+        if reply.factsheet is not None:
+            reply = self._saved(reply)
         if reply.discreet is not None or reply.wipe:
             # A terminal keeps no chat on a server: there is nothing for the bot to delete.
             reply = self.desk.simple("discreet_console", self.asker)
@@ -66,6 +70,17 @@ class ConsoleChat:
             for number, button in enumerate(self.choices, start=1):
                 self.stdout.write(f"  [{number}] {button.label}\n")
         self.stdout.flush()
+
+    def _saved(self, reply: Reply) -> Reply:
+        """A terminal cannot receive a document: the fact sheet goes to a file instead."""
+        sheet = self.desk.factsheet(reply, self.asker)
+        if sheet is None:
+            return self.desk.simple("factsheet_failed", self.asker)
+        folder = Path(tempfile.gettempdir()) / "rightsdesk-factsheets"
+        folder.mkdir(exist_ok=True)
+        path = folder / sheet.filename
+        path.write_bytes(sheet.data)
+        return self.desk.simple("factsheet_saved", self.asker, path=str(path))
 
     def handle(self, line: str) -> bool:
         """One line of input; False when the user wants to leave."""

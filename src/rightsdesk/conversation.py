@@ -21,6 +21,7 @@ from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES
 from rightsdesk.matching import MatchResult
 from rightsdesk.messages import Messages
 from rightsdesk.referrals import Referrals
+from rightsdesk.sectors import Sectors
 
 Style = Literal["title", "text", "heading", "bullets", "source", "note"]
 PARTS = ("I", "II", "III", "IV", "V")
@@ -58,6 +59,9 @@ class Reply:
     # deleting), or delete them all now. Adapters that keep no chat ignore them.
     discreet: int | None = None
     wipe: bool = False
+    # A fact sheet to send as a document: an entry's id or ``sector-<id>`` (see
+    # :mod:`rightsdesk.factsheet`). Adapters that cannot send files say where to get it.
+    factsheet: str | None = None
 
     def converted(self, convert: Callable[[str], str], encoding: str) -> Reply:
         """The same reply with every text and label passed through ``convert``."""
@@ -96,8 +100,10 @@ class Conversation:
         k_anonymity: int,
         emergencies: Emergencies | None = None,
         referrals: Referrals | None = None,
+        sectors: Sectors | None = None,
     ) -> None:
         self.kb = kb
+        self.sectors = sectors
         self.messages = messages
         self.emergencies = emergencies
         self.referrals = referrals
@@ -112,7 +118,7 @@ class Conversation:
         m = self.messages
         examples = m.list("example_questions", lang)
         buttons: list[tuple[Button, ...]] = [(Button(q, f"q:{i}"),) for i, q in enumerate(examples)]
-        buttons.append(self._browse_row(lang))
+        buttons.extend(self._finding_rows(lang))
         buttons.append((Button(m.get("buttons.language", lang), "l"),))
         blocks = (
             Block("text", m.get("welcome", lang)),
@@ -128,7 +134,7 @@ class Conversation:
             Block("text", self.messages.get("help", lang)),
             Block("note", self._language_line()),
         )
-        return Reply(blocks, (self._browse_row(lang),), lang)
+        return Reply(blocks, tuple(self._finding_rows(lang)), lang)
 
     def privacy(self, lang: str) -> Reply:
         text = self.messages.get(
@@ -150,9 +156,9 @@ class Conversation:
         rows = tuple((Button(NATIVE_NAMES[code], f"l:{code}"),) for code in LANGUAGES)
         return Reply((Block("text", self.messages.get("choose_language", lang)),), rows, lang)
 
-    def simple(self, key: str, lang: str) -> Reply:
+    def simple(self, key: str, lang: str, **values: object) -> Reply:
         """A one-line reply from the bot's own words (errors, flood, unknown command)."""
-        return Reply((Block("text", self.messages.get(key, lang)),), lang=lang)
+        return Reply((Block("text", self.messages.get(key, lang, **values)),), lang=lang)
 
     def text(self, text: str, lang: str) -> Reply:
         """A reply that is one plain text made elsewhere (an admin report)."""
@@ -226,7 +232,12 @@ class Conversation:
             Block("source", f"{m.get('labels.source', lang)}: {self._citation(entry, lang)}"),
             Block("note", self._status_note(entry, lang)),
         ]
-        rows: list[tuple[Button, ...]] = [(Button(m.get("buttons.more", lang), f"m:{entry.id}"),)]
+        rows: list[tuple[Button, ...]] = [
+            (
+                Button(m.get("buttons.more", lang), f"m:{entry.id}"),
+                Button(m.get("buttons.factsheet", lang), f"g:{entry.id}"),
+            )
+        ]
         if self._unreviewed(entry, lang):
             rows[0] += (Button(m.get("buttons.original", lang), f"o:{entry.id}"),)
         if query_key != NO_QUERY:
@@ -236,7 +247,8 @@ class Conversation:
                     Button(m.get("buttons.not_helpful", lang), f"f:n:{query_key}"),
                 )
             )
-        rows.extend(self._related_rows(entry, lang))
+        # At most three related items and no browse row: the keyboard stays on one screen.
+        rows.extend(self._related_rows(entry, lang, browse=False))
         return Reply(tuple(blocks), tuple(rows), lang)
 
     def more(self, entry: Entry, lang: str) -> Reply:
@@ -433,6 +445,60 @@ class Conversation:
         rows.append((Button(m.get("buttons.back", lang), "t"),))
         return Reply((Block("text", m.get("choose_item", lang, part=name)),), tuple(rows), lang)
 
+    def sector_list(self, lang: str) -> Reply:
+        """``/for``: the sectors as buttons."""
+        m = self.messages
+        if not self.sectors:
+            return self.topics(lang)
+        rows = [(Button(s.name.get(lang), f"s:{s.id}"),) for s in self.sectors]
+        return Reply((Block("text", m.get("choose_sector", lang)),), tuple(rows), lang)
+
+    def sector(self, sector_id: str, lang: str) -> Reply | None:
+        """One sector's items, each with what it asks of people in that role; each item's
+        button opens its usual answer."""
+        found = self.sectors.get(sector_id) if self.sectors else None
+        if found is None:
+            return None
+        assert self.sectors is not None
+        m = self.messages
+        items = []
+        rows: list[tuple[Button, ...]] = []
+        for item in found.items:
+            entry = self.kb.get(item.entry_id)
+            if entry is None:
+                continue
+            shown = self._content_language(entry, lang)
+            items.append(f"{self._heading(entry, shown)}: {item.asks.get(lang)}")
+            rows.append((Button(self._button_title(entry, shown), f"e:{entry.id}"),))
+        blocks = [
+            Block("title", found.name.get(lang)),
+            Block("text", found.intro.get(lang)),
+            Block("bullets", items=tuple(items)),
+        ]
+        translation = self.sectors.translation(lang)
+        notes = []
+        if translation is not None and not translation.reviewed:
+            notes.append(m.get(f"labels.translation_{translation.status}", lang))
+        notes += [m.get("labels.guidance_only", lang), m.get("labels.not_advice", lang)]
+        blocks.append(Block("note", " ".join(notes)))
+        rows.append(
+            (
+                Button(m.get("buttons.factsheet", lang), f"g:sector-{found.id}"),
+                Button(m.get("buttons.back", lang), "s"),
+            )
+        )
+        return Reply(tuple(blocks), tuple(rows), lang)
+
+    def factsheet(self, target: str, lang: str) -> Reply | None:
+        """Asks the adapter to send ``target``'s fact sheet (None if there is no such sheet)."""
+        entry = self.kb.get(target)
+        sector_id = target.removeprefix("sector-") if target.startswith("sector-") else None
+        if entry is None and (
+            sector_id is None or not self.sectors or not self.sectors.get(sector_id)
+        ):
+            return None
+        return Reply((), lang=lang, factsheet=target)
+
     def countries(self, lang: str) -> Reply:
         rows = [
             (Button(self._country_name(c, lang), f"x:{i}"),) for i, c in enumerate(self._countries)
@@ -481,6 +547,10 @@ class Conversation:
             return Pressed(self.simple(text, lang), feedback=feedback)
         if code == "t":
             return Pressed(self.topics(lang))
+        if code == "s":
+            return Pressed((self.sector(rest, lang) if rest else None) or self.sector_list(lang))
+        if code == "g":
+            return Pressed(self.factsheet(rest, lang) or self.simple("not_found", lang))
         if code == "p" and (rest in PARTS or rest == THEMES):
             return Pressed(self.part(rest, lang))
         if code == "x":
@@ -561,7 +631,9 @@ class Conversation:
         status = m.get(f"labels.status_{entry.review.status}", lang)
         return m.get("labels.reviewed", lang, status=status, date=entry.review.date)
 
-    def _related_rows(self, entry: Entry, lang: str) -> list[tuple[Button, ...]]:
+    def _related_rows(
+        self, entry: Entry, lang: str, *, browse: bool = True
+    ) -> list[tuple[Button, ...]]:
         rows: list[tuple[Button, ...]] = []
         for related_id in entry.related[:RELATED_BUTTONS]:
             other = self.kb.get(related_id)
@@ -570,8 +642,15 @@ class Conversation:
                     "buttons.related", lang, title=self._button_title(other, lang)
                 )
                 rows.append((Button(label, f"e:{other.id}"),))
-        rows.append(self._browse_row(lang))
+        if browse:
+            rows.append(self._browse_row(lang))
         return rows
+
+    def _finding_rows(self, lang: str) -> list[tuple[Button, ...]]:
+        """For people who do not know the words to ask: their work's list, or the topics."""
+        m = self.messages
+        rows = [(Button(m.get("buttons.sectors", lang), "s"),)] if self.sectors else []
+        return [*rows, self._browse_row(lang)]
 
     def _browse_row(self, lang: str) -> tuple[Button, ...]:
         m = self.messages

@@ -23,7 +23,8 @@ from rightsdesk.anonymise import iso_week, redact
 from rightsdesk.config import Settings
 from rightsdesk.conversation import NO_QUERY, Conversation, Reply
 from rightsdesk.emergency import Emergencies, load_emergencies
-from rightsdesk.knowledge_base import KnowledgeBase, load_knowledge_base
+from rightsdesk.factsheet import FactSheetError, FactSheets
+from rightsdesk.knowledge_base import SECTORS_FILE, KnowledgeBase, load_knowledge_base
 from rightsdesk.languages import fold, tokens
 from rightsdesk.localized import LANGUAGES
 from rightsdesk.log_words import KnownWords, SharedWords
@@ -31,6 +32,7 @@ from rightsdesk.matching import Matcher, MatchResult
 from rightsdesk.messages import Messages, load_messages
 from rightsdesk.query_log import NullQueryLog, QueryEvent, QueryLog, QueryLogError
 from rightsdesk.referrals import Referrals, load_referrals
+from rightsdesk.sectors import Sectors, load_sectors
 
 log = logging.getLogger("rightsdesk.desk")
 
@@ -63,9 +65,12 @@ class Command:
     slow: bool = False  # reads the whole log: adapters run it off their event loop
 
 
+SHEETS_KEPT = 32  # PDFs of about 20 kB each, kept in memory
+
 COMMANDS: tuple[Command, ...] = (
     Command("start"),
     Command("topics"),
+    Command("for"),
     Command("examples"),
     Command("lang"),
     Command("country"),
@@ -81,6 +86,13 @@ COMMANDS: tuple[Command, ...] = (
 COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
 
 
+@dataclass(frozen=True)
+class FactSheetFile:
+    data: bytes
+    filename: str
+    caption: str
+
+
 class Desk:
     """Turns texts, button presses and commands into replies and query log events."""
 
@@ -94,6 +106,7 @@ class Desk:
         matcher: Matcher | None = None,
         emergencies: Emergencies | None = None,
         referrals: Referrals | None = None,
+        sectors: Sectors | None = None,
         known_words: KnownWords | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -108,7 +121,10 @@ class Desk:
             k_anonymity=settings.k_anonymity,
             emergencies=emergencies,
             referrals=referrals,
+            sectors=sectors,
         )
+        self.factsheets = FactSheets(kb, messages, sectors)
+        self._sheets: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self.emergencies = emergencies
         self.referrals = referrals
         self.query_log: AnyQueryLog = query_log or NullQueryLog()
@@ -139,6 +155,9 @@ class Desk:
             query_log,
             emergencies=load_emergencies(settings.emergency_dir, (e.id for e in kb.entries)),
             referrals=load_referrals(settings.referrals_path),
+            sectors=load_sectors(settings.kb_dir, (e.id for e in kb.entries))
+            if (settings.kb_dir / SECTORS_FILE).exists()
+            else None,
         )
         if not isinstance(desk.query_log, NullQueryLog):
             desk.known_words()  # now, rather than during the first person's question
@@ -253,6 +272,7 @@ class Desk:
             "start": c.start,
             "help": c.help,
             "topics": c.topics,
+            "for": c.sector_list,
             "examples": c.countries,
             "lang": c.languages,
             "country": c.country_picker,
@@ -264,13 +284,40 @@ class Desk:
         }
         return self._for_phone(builders[name](lang), asker)
 
+    def factsheet(self, reply: Reply, asker: Asker) -> FactSheetFile | None:
+        """The PDF a reply asks for, with a file name and caption; None when it cannot be
+        made (the adapter then says so with :meth:`simple` ``factsheet_failed``).
+
+        Slow the first time (about half a second of layout): adapters call it off their
+        event loop. Sheets are kept in memory, a few dozen at most."""
+        target = reply.factsheet
+        if target is None:
+            return None
+        key = (target, reply.lang)
+        try:
+            data = self._sheets.get(key) or self.factsheets.pdf(target, reply.lang)
+        except FactSheetError:
+            log.exception("fact sheet %s (%s) failed", target, reply.lang)
+            return None
+        self._sheets[key] = data
+        self._sheets.move_to_end(key)
+        while len(self._sheets) > SHEETS_KEPT:
+            self._sheets.popitem(last=False)
+        entry = self.kb.get(target)
+        name = (entry.ref or entry.id) if entry else target
+        caption = self.messages.get("factsheet_caption", reply.lang)
+        if self._zawgyi.get(asker.id) and reply.lang == "my":
+            caption = languages.unicode_to_zawgyi(caption)
+        return FactSheetFile(data, f"rights-desk-{name}-{reply.lang}.pdf", caption)
+
     def wiped(self, count: int, asker: Asker) -> Reply:
         """What the adapter says after deleting ``count`` messages of the chat."""
         return self._for_phone(self.conversation.wiped(count, self.language(asker)), asker)
 
-    def simple(self, key: str, asker: Asker) -> Reply:
+    def simple(self, key: str, asker: Asker, **values: object) -> Reply:
         """One of the bot's own one-line texts (flood warning, media, edits, errors)."""
-        return self._for_phone(self.conversation.simple(key, self.language(asker)), asker)
+        reply = self.conversation.simple(key, self.language(asker), **values)
+        return self._for_phone(reply, asker)
 
     def is_admin(self, asker: Asker) -> bool:
         return asker.id in self.settings.admins

@@ -31,6 +31,8 @@ TRANSLATION_STATUSES = ("machine", "community", "reviewed")
 SYNONYMS_FILE = "synonyms.yaml"
 DECLINE_FILE = "out_of_scope.yaml"
 TRANSLATIONS_DIR = "translations"
+# Read by rightsdesk.sectors, not as an entry: the sector views point to entries by id.
+SECTORS_FILE = "sectors.yaml"
 WORDS_DIR = "languages"
 MIN_DECLINE_QUESTIONS = 5
 MIN_TRANSLATED_QUESTIONS = 20
@@ -208,7 +210,7 @@ def entry_files(root: Path) -> list[Path]:
     return sorted(
         p
         for p in root.rglob("*.yaml")
-        if p.name not in (SYNONYMS_FILE, DECLINE_FILE)
+        if p.name not in (SYNONYMS_FILE, DECLINE_FILE, SECTORS_FILE)
         and not p.name.startswith(".")
         and p.relative_to(root).parts[0] not in (TRANSLATIONS_DIR, WORDS_DIR)
     )
@@ -708,6 +710,8 @@ class _TranslationReader:
                     )
                 )
             for path in paths:
+                if path.name == SECTORS_FILE:
+                    continue
                 self.digest.update(path.relative_to(self.root).as_posix().encode())
                 self.digest.update(path.read_bytes())
                 doc = self._load(path)

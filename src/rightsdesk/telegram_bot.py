@@ -38,7 +38,14 @@ from telegram.request import BaseRequest
 
 from rightsdesk.config import ConfigError, Settings
 from rightsdesk.conversation import Reply
-from rightsdesk.desk import COMMANDS, COMMANDS_BY_NAME, Asker, Desk, open_query_log
+from rightsdesk.desk import (
+    COMMANDS,
+    COMMANDS_BY_NAME,
+    Asker,
+    Desk,
+    FactSheetFile,
+    open_query_log,
+)
 from rightsdesk.flood import FloodGate, Verdict
 from rightsdesk.telegram_discreet import Shredder
 from rightsdesk.telegram_render import keyboard, render_html
@@ -88,6 +95,13 @@ class Sender:
             )
         return sent
 
+    async def document(self, message: Message, sheet: FactSheetFile) -> Message:
+        return await self.retrying(
+            lambda: message.reply_document(
+                sheet.data, filename=sheet.filename, caption=sheet.caption, do_quote=False
+            )
+        )
+
     async def retrying(self, send: Callable[[], Awaitable[T]]) -> T:
         for attempt in range(1, self.attempts + 1):
             try:
@@ -125,6 +139,12 @@ class Handlers:
         """Send ``reply``; in a private chat, let the shredder know both sides of it."""
         chat = update.effective_chat
         shredder = self.shredder
+        if reply.factsheet is not None:
+            sent_sheet = await self._send_factsheet(message, reply, asker)
+            private = chat is not None and chat.type == ChatType.PRIVATE
+            if sent_sheet is not None and shredder is not None and chat is not None and private:
+                shredder.saw(chat.id, [sent_sheet.message_id])
+            return
         if shredder is None or chat is None or chat.type != ChatType.PRIVATE:
             if reply.blocks:
                 await self.sender.send(message, reply)
@@ -137,6 +157,14 @@ class Handlers:
             shredder.set_delay(chat.id, reply.discreet)
         sent = await self.sender.send(message, reply)
         shredder.saw(chat.id, [m.message_id for m in sent])
+
+    async def _send_factsheet(self, message: Message, reply: Reply, asker: Asker) -> Message | None:
+        """The PDF as a document; laid out off the event loop, so nobody else waits for it."""
+        sheet = await asyncio.to_thread(self.desk.factsheet, reply, asker)
+        if sheet is None:
+            sent = await self.sender.send(message, self.desk.simple("factsheet_failed", asker))
+            return sent[-1] if sent else None
+        return await self.sender.document(message, sheet)
 
     async def gate(self, update: Update, context: Context) -> None:
         """Group -1, before every other handler: one flood check per update, whatever it is."""
