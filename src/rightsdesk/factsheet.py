@@ -89,12 +89,15 @@ class FactSheets:
 
     # -- making ---------------------------------------------------------------------------
 
-    def html(self, target: str, lang: str, font_size: float = FONT_SIZES[0]) -> str:
-        """The sheet as a complete HTML page (what the PDF is made from)."""
+    def html(
+        self, target: str, lang: str, font_size: float = FONT_SIZES[0], *, notes: bool = True
+    ) -> str:
+        """The sheet as a complete HTML page (what the PDF is made from). Without ``notes``
+        the background notes are left out: everything a sheet must say stays."""
         entry, sector = self._entry(target), self._sector(target)
         if entry is not None:
             lang = lang if entry.summary.has(lang) else DEFAULT_LANGUAGE
-            body = self._entry_body(entry, lang)
+            body = self._entry_body(entry, lang, notes)
         elif sector is not None:
             body = self._sector_body(sector, lang)
         else:
@@ -109,29 +112,37 @@ class FactSheets:
     def layout(self, target: str, lang: str) -> Document:
         """The laid-out sheet at the largest type size that fits one page."""
         weasyprint = _weasyprint()
-        for size in FONT_SIZES:
-            document = weasyprint.HTML(string=self.html(target, lang, size)).render()
+        for size, notes in self._attempts():
+            html = self.html(target, lang, size, notes=notes)
+            document = weasyprint.HTML(string=html).render()
             if len(document.pages) == 1:
                 return document
         raise FactSheetError(
             f"'{target}' in {lang} does not fit one page even at {FONT_SIZES[-1]} pt: shorten it"
         )
 
+    @staticmethod
+    def _attempts() -> list[tuple[float, bool]]:
+        # Smaller type first; only when even the smallest is too long do the background
+        # notes give way (a long Burmese or Indonesian topic), never a duty or a step.
+        return [(size, True) for size in FONT_SIZES] + [(size, False) for size in FONT_SIZES]
+
     def write(self, target: str, lang: str, path: Path, fmt: str = "pdf") -> Path:
         if fmt == "html":
             # The HTML at the size the PDF would use, so both look alike.
-            path.write_text(self.html(target, lang, self._fitted_size(target, lang)), "utf-8")
+            path.write_text(self._fitted_html(target, lang), "utf-8")
         else:
             path.write_bytes(self.pdf(target, lang))
         return path
 
     # -- inside ---------------------------------------------------------------------------
 
-    def _fitted_size(self, target: str, lang: str) -> float:
+    def _fitted_html(self, target: str, lang: str) -> str:
         weasyprint = _weasyprint()
-        for size in FONT_SIZES:
-            if len(weasyprint.HTML(string=self.html(target, lang, size)).render().pages) == 1:
-                return size
+        for size, notes in self._attempts():
+            html = self.html(target, lang, size, notes=notes)
+            if len(weasyprint.HTML(string=html).render().pages) == 1:
+                return html
         raise FactSheetError(
             f"'{target}' in {lang} does not fit one page even at {FONT_SIZES[-1]} pt: shorten it"
         )
@@ -147,7 +158,7 @@ class FactSheets:
     def _label(self, key: str, lang: str, **values: object) -> str:
         return html.escape(self.messages.get(f"labels.{key}", lang, **values))
 
-    def _entry_body(self, entry: Entry, lang: str) -> str:
+    def _entry_body(self, entry: Entry, lang: str, notes: bool = True) -> str:
         m = self._label
         title = entry.title.get(lang)
         heading = f"{entry.ref} {title}" if entry.ref else title
@@ -159,7 +170,7 @@ class FactSheets:
         parts.append(f'<h2 class="act">{m("what_you_can_do", lang)}</h2>')
         parts.append(_list(entry.what_you_can_do.get(lang), "act"))
         levels = entry.details.get(lang) if entry.details else {}
-        for level in ("shall", "should", "may", "notes"):
+        for level in ("shall", "should", "may", "notes") if notes else ("shall", "should", "may"):
             if levels.get(level):
                 parts.append(f"<h2>{m(level, lang)}</h2>")
                 parts.append(_list(levels[level]))
@@ -174,11 +185,13 @@ class FactSheets:
                 parts.append(f"<p>{m('provisions', lang)}: {html.escape(refs)}</p>")
         parts.append(f'<p class="source">{m("source", lang)}: {html.escape(entry.source)}</p>')
         status = self.messages.get(f"labels.status_{entry.review.status}", lang)
-        notes = [self.messages.get("labels.reviewed", lang, status=status, date=entry.review.date)]
+        status_lines = [
+            self.messages.get("labels.reviewed", lang, status=status, date=entry.review.date)
+        ]
         translation = entry.translation(lang)
         if translation is not None and not translation.reviewed:
-            notes.append(self.messages.get(f"labels.translation_{translation.status}", lang))
-        return "\n".join(parts) + self._footer(notes, lang)
+            status_lines.append(self.messages.get(f"labels.translation_{translation.status}", lang))
+        return "\n".join(parts) + self._footer(status_lines, lang)
 
     def _sector_body(self, sector: Sector, lang: str) -> str:
         m = self._label
