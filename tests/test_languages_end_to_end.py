@@ -51,8 +51,11 @@ def in_script(text: str, lang: str) -> list[str]:
 def test_a_question_in_each_language_is_answered_in_it_in_the_console(lang: str) -> None:
     desk = make_desk()
     out = io.StringIO()
-    ConsoleChat(desk, stdin=io.StringIO(QUESTIONS[lang] + "\n"), stdout=out).run()
-    answer = out.getvalue().split("> ")[1]  # what came after the question
+    # "1" picks the first choice when the bot asks "did you mean": the language of the
+    # answer is what this test is about (matching quality is `rightsdesk eval`'s).
+    ConsoleChat(desk, stdin=io.StringIO(QUESTIONS[lang] + "\n1\n"), stdout=out).run()
+    first, then = out.getvalue().split("> ")[1:3]
+    answer = first if "II.7" in first.split("\n\n")[1] else then
     if lang == "my":
         answer = zawgyi_to_unicode(answer)  # a Zawgyi writer is answered in Zawgyi
     assert "II.7" in answer
