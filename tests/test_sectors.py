@@ -89,4 +89,6 @@ def test_a_translation_that_lacks_an_item_is_reported(tmp_path: Path) -> None:
     del data["sectors"]["police"]["items"]["ii-7-arbitrary-arrest-detention"]
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     problems, _ = check_sectors(root, None)
-    assert any("vi" in str(p.path) and "ii-7-arbitrary-arrest-detention" in p.message for p in problems)
+    assert any(
+        "vi" in str(p.path) and "ii-7-arbitrary-arrest-detention" in p.message for p in problems
+    )
