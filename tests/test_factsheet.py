@@ -129,7 +129,7 @@ def test_a_sheet_that_cannot_fit_says_which_and_what_to_do(tmp_path: Path) -> No
     steps = tuple(f"Step {i}: " + "a long sentence that goes on " * 12 for i in range(40))
     huge = replace(entry, what_you_can_do=Localized({"en": steps}))
     bloated = replace(kb, entries=tuple(huge if e.id == entry.id else e for e in kb.entries))
-    with pytest.raises(FactSheetError, match="ii-9-privacy.*does not fit one page"):
+    with pytest.raises(FactSheetError, match=r"ii-9-privacy.*does not fit one page"):
         FactSheets(bloated, shipped_messages(), None).pdf("ii-9-privacy", "en")
 
 

@@ -44,7 +44,9 @@ def test_for_lists_the_sectors_and_each_opens_its_items_in_the_language(lang: st
     assert police.blocks[0].text == sector.name.get(lang)
     bullets = police.blocks[2].items
     assert len(bullets) == len(sector.items)
-    assert all(item.asks.get(lang) in line for item, line in zip(sector.items, bullets))
+    assert all(
+        item.asks.get(lang) in line for item, line in zip(sector.items, bullets, strict=True)
+    )
     assert f"e:{sector.items[0].entry_id}" in data(police)
     assert "g:sector-police" in data(police)
     if lang != "en":
@@ -76,7 +78,7 @@ def test_an_item_pointing_nowhere_is_named_with_file_and_line(tmp_path: Path) ->
     assert sectors is None
     [problem] = problems
     line = text.splitlines().index(
-        next(l for l in text.splitlines() if "entry: ii-8-fair-trial" in l)
+        next(row for row in text.splitlines() if "entry: ii-8-fair-trial" in row)
     )
     assert problem.path == path and problem.line == line + 1
     assert "no knowledge base entry 'ii-8-fair-trail'" in problem.message

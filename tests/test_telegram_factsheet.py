@@ -7,8 +7,8 @@ import io
 
 from pypdf import PdfReader
 
-from test_discreet import move_clock, scheduled
 from telegram_harness import USER, Bot, labels
+from test_discreet import move_clock, scheduled
 
 QUESTION = "can police detain someone just for using drugs"
 
