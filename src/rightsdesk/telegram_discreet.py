@@ -41,6 +41,7 @@ class Shredder:
         self._due: list[tuple[float, int, int]] = []  # (when, chat id, message id), a heap
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.deleted = 0
 
     # -- what handlers tell it ------------------------------------------------------------
@@ -102,11 +103,18 @@ class Shredder:
 
     async def stop(self) -> None:
         """Stop the loop and carry out every deletion still pending, due or not."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            # A flag first, cancel() only as a last resort: in Python 3.11 asyncio.wait_for
+            # can swallow a cancellation that arrives just as its inner call finishes, and
+            # the loop then ran on for ever (a CI run hung here).
+            self._stopping = True
+            self._wake.set()
+            done, _ = await asyncio.wait({task}, timeout=DELETE_TIMEOUT_S + 1)
+            if not done:
+                task.cancel()
+                await asyncio.wait({task}, timeout=1)
+            self._stopping = False
         pending, self._due = self._due, []
         for _, chat_id, message_id in sorted(pending):
             await self._delete_quietly(chat_id, message_id)
@@ -122,8 +130,10 @@ class Shredder:
         return done
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self.run_due()
+            if self._stopping:
+                return
             wait = self._due[0][0] - self.clock() if self._due else None
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
