@@ -24,6 +24,8 @@ async def test_the_fact_sheet_button_sends_a_one_page_pdf(bot: Bot) -> None:
     assert len(reader.pages) == 1
     assert "Freedom from arbitrary arrest" in reader.pages[0].extract_text()
     assert "not legal advice" in call.params["caption"]
+    # Deleting the chat cannot reach a saved copy: the caption says so.
+    assert "stays in your phone's files" in call.params["caption"]
     assert bot.errors() == 0
 
 
