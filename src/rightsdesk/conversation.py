@@ -225,7 +225,7 @@ class Conversation:
         m = self.messages
         lang = self._content_language(entry, lang)
         blocks = [
-            Block("title", self._heading(entry, lang)),
+            Block("title", entry.heading(lang)),
             Block("text", entry.summary.get(lang)),
             Block("heading", m.get("labels.what_you_can_do", lang)),
             Block("bullets", items=entry.what_you_can_do.get(lang)),
@@ -254,7 +254,7 @@ class Conversation:
     def more(self, entry: Entry, lang: str) -> Reply:
         m = self.messages
         lang = self._content_language(entry, lang)
-        blocks = [Block("title", self._heading(entry, lang))]
+        blocks = [Block("title", entry.heading(lang))]
         if entry.kind == "example" and entry.country and entry.period:
             blocks.append(
                 Block("text", f"{m.get('labels.country', lang)}: {entry.country.get(lang)}")
@@ -468,7 +468,7 @@ class Conversation:
             if entry is None:
                 continue
             shown = self._content_language(entry, lang)
-            items.append(f"{self._heading(entry, shown)}: {item.asks.get(lang)}")
+            items.append(f"{entry.heading(shown)}: {item.asks.get(lang)}")
             rows.append((Button(self._button_title(entry, shown), f"e:{entry.id}"),))
         blocks = [
             Block("title", found.name.get(lang)),
@@ -605,12 +605,8 @@ class Conversation:
             return self.messages.get("labels.guidelines_ref", lang, ref=entry.ref)
         return entry.source
 
-    def _heading(self, entry: Entry, lang: str) -> str:
-        title = entry.title.get(lang)
-        return f"{entry.ref} {title}" if entry.ref else title
-
     def _button_title(self, entry: Entry, lang: str) -> str:
-        text = self._heading(entry, lang)
+        text = entry.heading(lang)
         if entry.kind == "example" and entry.country:
             country = entry.country.get(lang)
             # Example titles usually start with their country already ("Viet Nam: ...").

@@ -9,22 +9,25 @@ English) the type is set smaller, step by step, down to a size that still prints
 from __future__ import annotations
 
 import html
-import logging
 import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rightsdesk.knowledge_base import Entry, KnowledgeBase, load_knowledge_base
+from rightsdesk.knowledge_base import (
+    Entry,
+    KnowledgeBase,
+    Review,
+    Translation,
+    load_knowledge_base,
+)
 from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES
 from rightsdesk.messages import Messages, load_messages
 from rightsdesk.sectors import Sector, Sectors, load_sectors
 
 if TYPE_CHECKING:
     from weasyprint import Document
-
-log = logging.getLogger(__name__)
 
 # Sizes in points, largest first; 7.5 pt is still readable on an office print-out.
 FONT_SIZES = (11.0, 10.5, 10.0, 9.5, 9.0, 8.5, 8.0, 7.5)
@@ -111,12 +114,16 @@ class FactSheets:
 
     def layout(self, target: str, lang: str) -> Document:
         """The laid-out sheet at the largest type size that fits one page."""
+        return self._fitted(target, lang)[1]
+
+    def _fitted(self, target: str, lang: str) -> tuple[str, Document]:
+        """The sheet's HTML and its layout, at the largest type size that fits one page."""
         weasyprint = _weasyprint()
         for size, notes in self._attempts():
             html = self.html(target, lang, size, notes=notes)
             document = weasyprint.HTML(string=html).render()
             if len(document.pages) == 1:
-                return document
+                return html, document
         raise FactSheetError(
             f"'{target}' in {lang} does not fit one page even at {FONT_SIZES[-1]} pt: shorten it"
         )
@@ -130,22 +137,12 @@ class FactSheets:
     def write(self, target: str, lang: str, path: Path, fmt: str = "pdf") -> Path:
         if fmt == "html":
             # The HTML at the size the PDF would use, so both look alike.
-            path.write_text(self._fitted_html(target, lang), "utf-8")
+            path.write_text(self._fitted(target, lang)[0], "utf-8")
         else:
             path.write_bytes(self.pdf(target, lang))
         return path
 
     # -- inside ---------------------------------------------------------------------------
-
-    def _fitted_html(self, target: str, lang: str) -> str:
-        weasyprint = _weasyprint()
-        for size, notes in self._attempts():
-            html = self.html(target, lang, size, notes=notes)
-            if len(weasyprint.HTML(string=html).render().pages) == 1:
-                return html
-        raise FactSheetError(
-            f"'{target}' in {lang} does not fit one page even at {FONT_SIZES[-1]} pt: shorten it"
-        )
 
     def _entry(self, target: str) -> Entry | None:
         return self.kb.get(target)
@@ -160,9 +157,7 @@ class FactSheets:
 
     def _entry_body(self, entry: Entry, lang: str, notes: bool = True) -> str:
         m = self._label
-        title = entry.title.get(lang)
-        heading = f"{entry.ref} {title}" if entry.ref else title
-        parts = [f"<h1>{html.escape(heading)}</h1>"]
+        parts = [f"<h1>{html.escape(entry.heading(lang))}</h1>"]
         if entry.kind == "example" and entry.country:
             when = f" · {html.escape(entry.period.get(lang))}" if entry.period else ""
             parts.append(f'<p class="meta">{html.escape(entry.country.get(lang))}{when}</p>')
@@ -184,14 +179,7 @@ class FactSheets:
                 )
                 parts.append(f"<p>{m('provisions', lang)}: {html.escape(refs)}</p>")
         parts.append(f'<p class="source">{m("source", lang)}: {html.escape(entry.source)}</p>')
-        status = self.messages.get(f"labels.status_{entry.review.status}", lang)
-        status_lines = [
-            self.messages.get("labels.reviewed", lang, status=status, date=entry.review.date)
-        ]
-        translation = entry.translation(lang)
-        if translation is not None and not translation.reviewed:
-            status_lines.append(self.messages.get(f"labels.translation_{translation.status}", lang))
-        return "\n".join(parts) + self._footer(status_lines, lang)
+        return "\n".join(parts) + self._footer(entry.review, entry.translation(lang), lang)
 
     def _sector_body(self, sector: Sector, lang: str) -> str:
         m = self._label
@@ -201,9 +189,7 @@ class FactSheets:
             entry = self.kb.get(item.entry_id)
             if entry is None:
                 continue
-            entry_lang = lang if entry.summary.has(lang) else DEFAULT_LANGUAGE
-            title = entry.title.get(entry_lang)
-            heading = f"{entry.ref} {title}" if entry.ref else title
+            heading = entry.heading(lang if entry.summary.has(lang) else DEFAULT_LANGUAGE)
             cite = (
                 self.messages.get("labels.guidelines_ref", lang, ref=entry.ref)
                 if entry.ref
@@ -215,17 +201,18 @@ class FactSheets:
                 f'<span class="cite">({m("source", lang)}: {html.escape(cite)})</span></p>'
             )
         assert self.sectors is not None
-        review = self.sectors.review
-        status = self.messages.get(f"labels.status_{review.status}", lang)
-        notes = [self.messages.get("labels.reviewed", lang, status=status, date=review.date)]
-        translation = self.sectors.translation(lang)
-        if translation is not None and not translation.reviewed:
-            notes.append(self.messages.get(f"labels.translation_{translation.status}", lang))
-        return "\n".join(parts) + self._footer(notes, lang)
+        footer = self._footer(self.sectors.review, self.sectors.translation(lang), lang)
+        return "\n".join(parts) + footer
 
-    def _footer(self, notes: list[str], lang: str) -> str:
-        lines = [
-            *notes,
+    def _footer(self, review: Review, translation: Translation | None, lang: str) -> str:
+        """Review status and date, the machine-translation line until a person has checked
+        the text, that the Guidelines do not bind, and that this is not legal advice."""
+        m = self.messages
+        status = m.get(f"labels.status_{review.status}", lang)
+        lines = [m.get("labels.reviewed", lang, status=status, date=review.date)]
+        if translation is not None and not translation.reviewed:
+            lines.append(m.get(f"labels.translation_{translation.status}", lang))
+        lines += [
             self.messages.get("labels.guidance_only", lang),
             self.messages.get("labels.not_advice", lang),
         ]

@@ -140,6 +140,11 @@ class Entry:
         """How ``lang``'s text was made; None for English, the source."""
         return self.translations.get(lang)
 
+    def heading(self, lang: str) -> str:
+        """The title as answers and fact sheets show it: "II.7 Freedom from ..." """
+        title = self.title.get(lang)
+        return f"{self.ref} {title}" if self.ref else title
+
 
 @dataclass(frozen=True)
 class Decline:

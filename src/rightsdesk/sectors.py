@@ -9,7 +9,7 @@ knowledge base entries by id, so a sector view never says more than the entry it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,7 @@ class Sectors:
         """How ``lang``'s sector texts were made; None for English, the source."""
         return self.translations.get(lang)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Sector]:
         return iter(self.sectors)
 
     def __len__(self) -> int:
