@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from rightsdesk.config import Settings
 from rightsdesk.desk import Desk
 from rightsdesk.query_log import QueryLog
 from rightsdesk.telegram_bot import Handlers, build_application
+from rightsdesk.telegram_delivery import Poller
 
 USER = 4242
 ADMIN = 999
@@ -103,15 +105,15 @@ async def running_bot(fake_bot_api: FakeBotAPI, tmp_path: Path) -> AsyncIterator
     )
     app, handlers = build_application(settings, desk, builder=builder)
     async with app:
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        await app.start()
-        # run_polling() would call post_init and post_stop, which start and stop these.
+        poller = Poller(app.bot, app.process_update, poll_timeout=1, grace_s=3)
+        polling = asyncio.create_task(poller.run())
+        # serve() would call post_init and post_stop, which start and stop these.
         assert handlers.shredder is not None
         handlers.shredder.start()
         try:
             yield Bot(fake_bot_api, app, handlers, desk, log, settings)
         finally:
-            await app.updater.stop()
+            poller.stop()
+            await polling
             await handlers.shredder.stop()
-            await app.stop()
     log.close()

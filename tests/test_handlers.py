@@ -198,17 +198,21 @@ async def test_an_admin_report_never_goes_to_a_group(harness: Harness) -> None:
     assert sent["text"].startswith("I don't know that command.")
 
 
-async def test_one_message_is_sent_at_most_three_times_under_429s(harness: Harness) -> None:
-    # Regression: two retry layers once sent one message up to 12 times.
-    harness.request.fail["sendMessage"] = lambda: (
-        429,
-        {"ok": False, "error_code": 429, "description": "Too Many Requests",
-         "parameters": {"retry_after": 1}},
-    )  # fmt: skip
-    await harness.text("can police detain someone just for using drugs")
-    answers = [p for p in harness.request.sent() if "II.7" in p["text"]]
-    assert len(answers) == 3
-    assert harness.handlers.errors == 1  # given up and counted; the error note is sent once
+async def test_a_reply_is_retried_through_429s_only_as_long_as_its_patience(
+    tmp_path: Path,
+) -> None:
+    # Regression: two retry layers once sent one message up to 12 times. Now one layer waits
+    # out each 429 (1 s here) and gives up once the next wait would pass the patience.
+    async for harness in _harness(tmp_path, RIGHTSDESK_SEND_PATIENCE_S="2"):
+        harness.request.fail["sendMessage"] = lambda: (
+            429,
+            {"ok": False, "error_code": 429, "description": "Too Many Requests",
+             "parameters": {"retry_after": 1}},
+        )  # fmt: skip
+        await harness.text("can police detain someone just for using drugs")
+        answers = [p for p in harness.request.sent() if "II.7" in p["text"]]
+        assert len(answers) == 2  # at 0 s and 1 s; a third at 2 s would pass the patience
+        assert harness.handlers.errors == 1  # given up and counted; the error note is sent
 
 
 async def test_a_photo_or_an_edit_gets_a_short_reply(harness: Harness) -> None:

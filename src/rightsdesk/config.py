@@ -63,7 +63,12 @@ class Settings:
     # Updates handled at once. Measured with tests/bench_telegram.py: 8 beat both 4 and 16,
     # and python-telegram-bot's default of 256 spent its time in connection-pool bookkeeping.
     concurrent_updates: int = 8
-    send_attempts: int = 3
+    # How long one reply is retried through 429s, 5xx, timeouts and resets before it is given
+    # up (see telegram_bot.Sender for why it is bounded at all).
+    send_patience_s: float = 300.0
+    # How long Telegram must keep rejecting the token (401 on getUpdates and getMe) before the
+    # bot exits non-zero for the service manager: a proxy's hiccup must not end it.
+    token_revoked_after_s: float = 30.0
     default_language: str = "en"
 
     @property
@@ -105,6 +110,8 @@ class Settings:
             retention_days=_positive_int(env, "RIGHTSDESK_RETENTION_DAYS", 180),
             k_anonymity=_positive_int(env, "RIGHTSDESK_K", MIN_K_ANONYMITY, least=MIN_K_ANONYMITY),
             flood_limit=_positive_int(env, "RIGHTSDESK_FLOOD_LIMIT", 20),
+            send_patience_s=_positive_int(env, "RIGHTSDESK_SEND_PATIENCE_S", 300),
+            token_revoked_after_s=_positive_int(env, "RIGHTSDESK_TOKEN_REVOKED_AFTER_S", 30),
         )
 
 

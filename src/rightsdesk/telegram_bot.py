@@ -13,7 +13,9 @@ import contextlib
 import logging
 import re
 import secrets
+import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,7 +23,16 @@ from typing import Any, TypeVar
 
 from telegram import BotCommand, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -36,6 +47,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from rightsdesk import log_hygiene
 from rightsdesk.config import ConfigError, Settings
 from rightsdesk.conversation import Reply
 from rightsdesk.desk import (
@@ -47,6 +59,7 @@ from rightsdesk.desk import (
     open_query_log,
 )
 from rightsdesk.flood import FloodGate, Verdict
+from rightsdesk.telegram_delivery import Poller, TokenRevoked, WebhookReceiver
 from rightsdesk.telegram_discreet import Shredder
 from rightsdesk.telegram_render import keyboard, render_html
 
@@ -71,11 +84,19 @@ def command_name(text: str) -> str:
 
 class Sender:
     """Sends a reply as one or more messages, buttons on the last. The one retry layer:
-    the rate limiter does not retry (``max_retries=0``), so a message is sent at most
-    ``attempts`` times whatever the mix of 429s and network errors."""
+    the rate limiter does not retry (``max_retries=0``).
 
-    def __init__(self, attempts: int) -> None:
-        self.attempts = attempts
+    Anything that waiting can fix (429, 5xx, a 404 from a proxy, a timeout, a reset, a
+    garbled answer) is retried with backoff for up to ``patience_s``; an answer sent twice
+    is better than none. What waiting cannot fix (400, 403, a migrated chat) is raised at
+    once. The patience is bounded because Telegram confirms updates in order: a reply that
+    never goes out would hold back the confirmation of everything after it.
+    """
+
+    def __init__(self, patience_s: float = 300.0, max_backoff_s: float = 30.0) -> None:
+        self.patience_s = patience_s
+        self.max_backoff_s = max_backoff_s
+        self.retries = 0
 
     async def send(self, message: Message, reply: Reply) -> list[Message]:
         chunks = render_html(reply)
@@ -103,20 +124,23 @@ class Sender:
         )
 
     async def retrying(self, send: Callable[[], Awaitable[T]]) -> T:
-        for attempt in range(1, self.attempts + 1):
+        deadline = time.monotonic() + self.patience_s
+        failures = 0
+        while True:
             try:
                 return await send()
-            except (BadRequest, Forbidden, InvalidToken):
-                raise  # retrying cannot fix these
-            except RetryAfter as error:
-                if attempt == self.attempts:
+            except (BadRequest, Forbidden, ChatMigrated, EndPointNotFound):
+                raise  # waiting cannot fix these
+            except TelegramError as error:
+                if isinstance(error, RetryAfter):
+                    delay = _seconds(error.retry_after)
+                else:
+                    delay = min(self.max_backoff_s, 0.25 * 2 ** min(failures, 10))
+                failures += 1
+                if time.monotonic() + delay > deadline:
                     raise
-                await asyncio.sleep(_seconds(error.retry_after))
-            except NetworkError:
-                if attempt == self.attempts:
-                    raise
-                await asyncio.sleep(0.5 * attempt)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            self.retries += 1
+            await asyncio.sleep(delay)
 
 
 def _seconds(value: float | timedelta) -> float:
@@ -286,13 +310,16 @@ def build_application(
     async def post_stop(app: Application) -> None:  # type: ignore[type-arg]
         await shredder.stop()  # pending deletions are carried out, not forgotten
 
+    # No python-telegram-bot Updater: it confirms updates as soon as it fetches them, and
+    # rightsdesk.telegram_delivery confirms them only once they are handled.
     app = (
-        builder.concurrent_updates(settings.concurrent_updates)
+        builder.updater(None)
+        .concurrent_updates(settings.concurrent_updates)
         .post_init(post_init)
         .post_stop(post_stop)
         .build()
     )
-    sender = Sender(settings.send_attempts)
+    sender = Sender(settings.send_patience_s)
 
     async def delete(chat_id: int, message_id: int) -> bool:
         try:
@@ -374,19 +401,11 @@ class WebhookOptions:
         return cls(listen, port, path.strip("/"), url, secret)
 
 
-class _NoTracebackForBadToken(logging.Filter):
-    """python-telegram-bot logs a rejected token with a traceback; the CLI says it in a line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
-
-
-def configure_logging() -> None:
+def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
     )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_NoTracebackForBadToken())
+    log_hygiene.install([settings.token or "", settings.webhook_secret or ""])
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -395,8 +414,10 @@ def configure_logging() -> None:
 
 
 def run_bot(settings: Settings, *, webhook: WebhookOptions | None = None) -> int:
-    """Run until SIGINT or SIGTERM; 0 on a clean stop, 1 with one sentence on a bad token."""
-    configure_logging()
+    """Run until SIGINT or SIGTERM: 0 on a clean stop; 1 with one sentence if the token is
+    rejected or Telegram cannot be reached at start; 3 if Telegram revokes the token later
+    (so that the service manager sees it)."""
+    configure_logging(settings)
     desk = Desk.load(settings, open_query_log(settings))
     app, _ = build_application(settings, desk)
     log.info(
@@ -406,17 +427,7 @@ def run_bot(settings: Settings, *, webhook: WebhookOptions | None = None) -> int
         "webhook" if webhook else "long polling",
     )
     try:
-        if webhook:
-            app.run_webhook(
-                listen=webhook.listen,
-                port=webhook.port,
-                url_path=webhook.path,
-                webhook_url=webhook.url,
-                secret_token=webhook.secret_token,
-                allowed_updates=Update.ALL_TYPES,
-            )
-        else:
-            app.run_polling(allowed_updates=Update.ALL_TYPES)
+        return asyncio.run(serve(app, settings, webhook=webhook))
     except InvalidToken:
         print(
             "rightsdesk: Telegram rejected the bot token. Check TELEGRAM_BOT_TOKEN"
@@ -429,4 +440,64 @@ def run_bot(settings: Settings, *, webhook: WebhookOptions | None = None) -> int
         return 1
     finally:
         desk.close()
+
+
+async def serve(
+    app: Application,  # type: ignore[type-arg]
+    settings: Settings,
+    *,
+    webhook: WebhookOptions | None = None,
+    poll_timeout: float = 10.0,
+) -> int:
+    """Initialise ``app``, receive updates until SIGINT or SIGTERM, and shut down cleanly.
+
+    Updates are confirmed to Telegram only once handled (see
+    :mod:`rightsdesk.telegram_delivery`), in both polling and webhook mode.
+    """
+    loop = asyncio.get_running_loop()
+    async with app:
+        if app.post_init is not None:
+            await app.post_init(app)
+        receiver: Poller | WebhookReceiver
+        if webhook is None:
+            await app.bot.delete_webhook(drop_pending_updates=False)
+            receiver = Poller(
+                app.bot,
+                app.process_update,
+                concurrency=settings.concurrent_updates,
+                poll_timeout=poll_timeout,
+                revoked_after_s=settings.token_revoked_after_s,
+            )
+        else:
+            receiver = WebhookReceiver(
+                app.bot,
+                app.process_update,
+                secret_token=webhook.secret_token,
+                path=webhook.path,
+                concurrency=settings.concurrent_updates,
+            )
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for number in signals:
+            loop.add_signal_handler(number, receiver.stop)
+        try:
+            if isinstance(receiver, Poller):
+                await receiver.run()
+            elif webhook is not None:
+                serving = asyncio.create_task(receiver.serve(webhook.listen, webhook.port))
+                await app.bot.set_webhook(
+                    webhook.url, secret_token=webhook.secret_token, allowed_updates=Update.ALL_TYPES
+                )
+                await serving
+        except TokenRevoked:
+            print(
+                "rightsdesk: Telegram has revoked the bot token (it kept answering 401)."
+                " Get a new token from @BotFather and set TELEGRAM_BOT_TOKEN.",
+                file=sys.stderr,
+            )
+            return 3
+        finally:
+            for number in signals:
+                loop.remove_signal_handler(number)
+            if app.post_stop is not None:
+                await app.post_stop(app)
     return 0
