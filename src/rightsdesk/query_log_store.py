@@ -1,9 +1,10 @@
 """The query log's SQLite side: schema, idempotent writes, retention, and the writer process.
 
-:class:`rightsdesk.query_log.QueryLog` runs :func:`serve` in a child process of its own, so
-that whatever SQLite does to its process (a SIGBUS from a shrunken ``-shm`` file, a crash)
-cannot take the bot down with it. The child receives only finished rows: the anonymiser has
-already run in the bot's process, and no user id, name or raw text ever reaches this module.
+:class:`rightsdesk.query_log.QueryLog` runs :func:`main` as a child process of its own
+(``python -P -m rightsdesk.query_log_store``), so that whatever SQLite does to its process
+(a SIGBUS from a shrunken ``-shm`` file, a crash) cannot take the bot down with it. The
+child receives only finished rows: the anonymiser has already run in the bot's process, and
+no user id, name or raw text ever reaches this module.
 
 Schema (see ``MIGRATIONS``)::
 
