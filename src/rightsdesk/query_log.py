@@ -505,8 +505,12 @@ class QueryLog:
                 writer, in_flight = None, None
                 delay = min(max(delay * 2, _FIRST_RESTART_S), self.max_backoff)
         if writer is not None:
-            self._stop_writer(writer, 5.0)
-            self._receive(writer, seq, in_flight)  # an acknowledgement sent while stopping
+            with contextlib.suppress(OSError):
+                writer.channel.send(["stop"])
+            # The batch in flight may still be stored: wait for its acknowledgement.
+            while writer.channel.poll(5.0) and self._receive(writer, seq, in_flight):
+                pass
+            self._stop_writer(writer, 1.0)
         with self._changed:
             left, self._pid = self._pending, None
         if left:
