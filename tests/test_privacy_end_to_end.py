@@ -88,19 +88,30 @@ async def test_a_locked_database_does_not_stop_replies(bot: Bot) -> None:
     assert bot.errors() == 0
 
 
-async def test_a_broken_database_path_still_answers(
+async def test_a_broken_database_path_keeps_logging_on_and_retrying(
     fake_bot_api: FakeBotAPI, tmp_path: Path
 ) -> None:
     from rightsdesk.config import Settings
-    from rightsdesk.query_log import NullQueryLog
+    from rightsdesk.query_log import QueryLog
     from rightsdesk.telegram_bot import open_query_log
 
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where a folder should be")
     settings = Settings.from_env(
-        {"RIGHTSDESK_DB": str(blocked / "queries.db"), "RIGHTSDESK_SECRET": "x" * 32}
+        {
+            "RIGHTSDESK_DB": str(blocked / "queries.db"),
+            "RIGHTSDESK_SECRET": "x" * 32,
+            # Only the database is broken here; the week's key (secret handling) is fine.
+            "RIGHTSDESK_SECRET_FILE": str(tmp_path / "keys" / "secret.key"),
+        }
     )
-    assert isinstance(open_query_log(settings), NullQueryLog)
+    log = open_query_log(settings)
+    try:
+        assert isinstance(log, QueryLog)  # not the null log: it waits for the database
+        health = log.health()
+        assert not health.writable and str(blocked / "queries.db") in (health.last_error or "")
+    finally:
+        log.close(timeout=0.5)
 
 
 REGIONAL = yaml.safe_load((Path(__file__).parent / "data" / "pii_corpus_regional.yaml").read_text())

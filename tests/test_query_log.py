@@ -176,11 +176,19 @@ def test_reopening_runs_no_migration_twice_and_keeps_data(db_path: Path) -> None
     assert rows(db_path, "PRAGMA journal_mode")[0][0] == "wal"
 
 
-def test_open_fails_clearly_on_an_unusable_path(tmp_path: Path) -> None:
+def test_an_unusable_path_is_named_and_retried_not_raised(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    with pytest.raises(QueryLogError, match=r"cannot open the query log at .*not-a-dir"):
-        QueryLog(blocker / "rightsdesk.db", secret=SECRET).open()
+    log = QueryLog(blocker / "rightsdesk.db", secret=SECRET).open()
+    try:
+        health = log.health()
+        assert not health.writable
+        assert health.last_error is not None and "\n" not in health.last_error
+        assert re.match(
+            r"cannot write the query log at .*not-a-dir/rightsdesk\.db: ", health.last_error
+        )
+    finally:
+        log.close(timeout=0.5)
 
 
 def test_a_disabled_log_lets_the_bot_carry_on() -> None:
@@ -268,10 +276,10 @@ def test_twenty_threads_lose_no_row(log: QueryLog, db_path: Path) -> None:
     assert log.write_failures == 0
 
 
-def test_a_locked_database_costs_a_row_never_a_reply(
+def test_a_locked_database_makes_rows_wait_never_a_reply(
     db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    log = QueryLog(db_path, secret=SECRET, busy_timeout=0.1, attempts=2).open()
+    log = QueryLog(db_path, secret=SECRET, busy_timeout=0.1, max_backoff=0.2).open()
     locker = sqlite3.connect(db_path, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")
     try:
@@ -279,21 +287,29 @@ def test_a_locked_database_costs_a_row_never_a_reply(
         log.record_query(event("my client Budi, 0812 3456 7890, was arrested"))
         assert time.perf_counter() - started < 0.01  # well under 100 ms: nothing waits
 
-        assert log.flush(timeout=5)
-        assert log.write_failures == 1
+        assert not log.flush(timeout=1)  # it waits...
+        assert log.health().waiting == 1 and not log.health().writable
+        assert log.write_failures == 0  # ...and is not dropped
     finally:
         locker.execute("ROLLBACK")
         locker.close()
+    assert log.flush(timeout=5)
 
-    [record] = [r for r in caplog.records if r.name == "rightsdesk.query_log"]
-    err = record.getMessage()
-    assert "\n" not in err
-    assert "dropped 1 row(s)" in err and "locked" in err
-    assert "Budi" not in err and "0812" not in err and "arrested" not in err
+    [waiting, recovered] = [
+        r.getMessage() for r in caplog.records if r.name == "rightsdesk.query_log"
+    ]
+    for line in (waiting, recovered):
+        assert "\n" not in line
+        assert "Budi" not in line and "0812" not in line and "arrested" not in line
+    assert "locked" in waiting and "1 row(s) wait" in waiting
+    assert "written again" in recovered
 
-    log.record_query(event("and now?"))  # the log recovers once the lock is gone
+    log.record_query(event("and now?"))
     log.close()
-    assert [r["text"] for r in rows(db_path)] == ["and now?"]
+    assert sorted(r["text"] for r in rows(db_path)) == [
+        "and now?",
+        "my client [name], [phone], was arrested",
+    ]
 
 
 def test_recording_on_a_closed_log_is_counted_not_raised(db_path: Path) -> None:

@@ -267,7 +267,7 @@ class Desk:
         if command is None or (command.admin and not self.is_admin(asker)):
             return self._for_phone(c.simple("unknown_command", lang), asker)
         if command.admin:
-            return c.text(self._report(name), lang)
+            return c.text(self._report(name, lang), lang)
         builders: dict[str, Callable[[str], Reply]] = {
             "start": c.start,
             "help": c.help,
@@ -379,17 +379,39 @@ class Desk:
             self._tokens.popitem(last=False)
         return token
 
-    def _report(self, name: str) -> str:
+    def _report(self, name: str, lang: str) -> str:
         settings = self.settings
         try:
             if name == "stats":
                 found = admin_reports.stats(settings.db_path, k=settings.k_anonymity)
-                return admin_reports.format_stats(found)
-            report = admin_reports.gaps(settings.db_path, k=settings.k_anonymity)
-            return admin_reports.format_gaps(report)
+                report = admin_reports.format_stats(found)
+            else:
+                report = admin_reports.format_gaps(
+                    admin_reports.gaps(settings.db_path, k=settings.k_anonymity)
+                )
         except Exception:
             log.exception("admin report %s failed", name)
-            return self.messages.get("error")
+            report = self.messages.get("error", lang)
+        if name != "stats":
+            return report
+        # Even when the report itself failed: a database that cannot be read is often the
+        # reason, and the admin should see it.
+        return f"{report}\n\n{self._log_health(lang)}"
+
+    def _log_health(self, lang: str) -> str:
+        health = self.query_log.health()
+        lines = [
+            self.messages.get(
+                "log_health",
+                lang,
+                waiting=health.waiting,
+                lost=health.lost,
+                restarts=health.restarts,
+            )
+        ]
+        if not health.writable and health.last_error:
+            lines.append(self.messages.get("log_unwritable", lang, error=health.last_error))
+        return "\n".join(lines)
 
 
 def content_words(kb: KnowledgeBase, messages: Messages) -> KnownWords:
@@ -413,7 +435,10 @@ def _remember(memory: OrderedDict[int, T], key: int, value: T) -> None:
 
 
 def open_query_log(settings: Settings) -> AnyQueryLog:
-    """The query log, or a null log (with a warning) so a database problem never stops replies."""
+    """The query log, or a null log (with a warning) if the pseudonym secret cannot be had.
+
+    A database that cannot be opened or written does not turn logging off: the log opens
+    anyway and retries in the background while rows wait (see :meth:`QueryLog.health`)."""
     from rightsdesk.anonymise import load_secret
 
     try:

@@ -68,6 +68,8 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     "factsheet_caption": frozenset(),
     "factsheet_failed": frozenset(),
     "factsheet_saved": frozenset({"path"}),
+    "log_health": frozenset({"waiting", "lost", "restarts"}),
+    "log_unwritable": frozenset({"error"}),
     "labels.what_you_can_do": frozenset(),
     "labels.source": frozenset(),
     "labels.details": frozenset(),
