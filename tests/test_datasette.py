@@ -7,6 +7,7 @@ with the admin password hash made by `datasette hash-password` in the environmen
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -81,8 +82,9 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def datasette(database: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def serving(database: Path) -> Iterator[str]:
+    """`datasette serve` as documented, on a free port; yields its base URL."""
     password_hash = subprocess.run(
         [str(DATASETTE), "hash-password", "--no-confirm"],
         input=PASSWORD,
@@ -117,6 +119,12 @@ def datasette(database: Path) -> Iterator[str]:
     finally:
         server.kill()
         server.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def datasette(database: Path) -> Iterator[str]:
+    with serving(database) as base:
+        yield base
 
 
 def test_admin_can_run_the_saved_queries(datasette: str) -> None:
