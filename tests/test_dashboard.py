@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterator
@@ -416,3 +417,25 @@ def test_the_admin_can_run_no_other_sql(datasette: str, case: str) -> None:
     assert status == 403
     assert b"kratom" not in body
     assert b"hair" not in body
+
+
+# Datasette's own CLI with rightsdesk's plugin taken out again after the entry points load.
+WITHOUT_THE_PLUGIN = """
+from datasette.cli import cli
+from datasette.plugins import pm
+import rightsdesk.dashboard_sql
+pm.unregister(rightsdesk.dashboard_sql)
+cli()
+"""
+
+
+def test_without_rightsdesks_plugin_the_dashboard_is_refused_not_opened(database: Path) -> None:
+    with serving(database, datasette=(sys.executable, "-c", WITHOUT_THE_PLUGIN)) as base:
+        status, body = get(f"{base}/-/plugins.json", auth=("admin", PASSWORD))
+        assert status == 200
+        names = {plugin["name"] for plugin in json.loads(body)}
+        assert "datasette-dashboards" in names
+        assert "rightsdesk" not in names
+        assert get(f"{base}/-/dashboards/query-log", auth=("admin", PASSWORD))[0] == 403
+        own = chart_url(base, "select text from queries")
+        assert get(own, auth=("admin", PASSWORD))[0] == 403

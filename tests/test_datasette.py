@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,8 +83,11 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextlib.contextmanager
-def serving(database: Path) -> Iterator[str]:
-    """`datasette serve` as documented, on a free port; yields its base URL."""
+def serving(database: Path, datasette: Sequence[str] = (str(DATASETTE),)) -> Iterator[str]:
+    """`datasette serve` as documented, on a free port; yields its base URL.
+
+    ``datasette`` is the program to run it with (another way of starting the same CLI).
+    """
     password_hash = subprocess.run(
         [str(DATASETTE), "hash-password", "--no-confirm"],
         input=PASSWORD,
@@ -95,12 +98,12 @@ def serving(database: Path) -> Iterator[str]:
     port = free_port()
     # The command documented in deploy/datasette/README.md, on a free port.
     command = [
-        *(str(DATASETTE), "serve", str(database), "-m", str(METADATA)),
+        *(*datasette, "serve", str(database), "-m", str(METADATA)),
         *("--host", "127.0.0.1", "--port", str(port)),
         *("--setting", "allow_download", "off"),
     ]
     env = {**os.environ, "RIGHTSDESK_ADMIN_PASSWORD_HASH": password_hash}
-    output = database.with_name("datasette.log")
+    output = database.with_name(f"datasette-{port}.log")
     with output.open("wb") as log:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
