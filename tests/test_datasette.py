@@ -7,6 +7,7 @@ with the admin password hash made by `datasette hash-password` in the environmen
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -15,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -81,8 +82,12 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def datasette(database: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def serving(database: Path, datasette: Sequence[str] = (str(DATASETTE),)) -> Iterator[str]:
+    """`datasette serve` as documented, on a free port; yields its base URL.
+
+    ``datasette`` is the program to run it with (another way of starting the same CLI).
+    """
     password_hash = subprocess.run(
         [str(DATASETTE), "hash-password", "--no-confirm"],
         input=PASSWORD,
@@ -93,12 +98,12 @@ def datasette(database: Path) -> Iterator[str]:
     port = free_port()
     # The command documented in deploy/datasette/README.md, on a free port.
     command = [
-        *(str(DATASETTE), "serve", str(database), "-m", str(METADATA)),
+        *(*datasette, "serve", str(database), "-m", str(METADATA)),
         *("--host", "127.0.0.1", "--port", str(port)),
         *("--setting", "allow_download", "off"),
     ]
     env = {**os.environ, "RIGHTSDESK_ADMIN_PASSWORD_HASH": password_hash}
-    output = database.with_name("datasette.log")
+    output = database.with_name(f"datasette-{port}.log")
     with output.open("wb") as log:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -117,6 +122,12 @@ def datasette(database: Path) -> Iterator[str]:
     finally:
         server.kill()
         server.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def datasette(database: Path) -> Iterator[str]:
+    with serving(database) as base:
+        yield base
 
 
 def test_admin_can_run_the_saved_queries(datasette: str) -> None:
