@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rightsdesk import __version__
+from rightsdesk.anonymise import SecretError
 from rightsdesk.config import ConfigError, Settings
 from rightsdesk.factsheet import FactSheetError
 from rightsdesk.knowledge_base import (
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return int(args.handler(args, settings) or 0)
-    except (ConfigError, KnowledgeBaseError, QueryLogError, FactSheetError) as error:
+    except (ConfigError, KnowledgeBaseError, QueryLogError, FactSheetError, SecretError) as error:
         print(f"rightsdesk: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -128,7 +129,11 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
     chat.add_argument("--lang", choices=LANGUAGES, help="start in this language")
-    chat.add_argument("--log", action="store_true", help="log questions like the Telegram bot")
+    chat.add_argument(
+        "--log",
+        action=argparse.BooleanOptionalAction,
+        help="log questions like the Telegram bot (default: no log)",
+    )
     _kb_option(chat)
     chat.set_defaults(handler=_chat)
 
@@ -142,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
         "--secret-token",
         help="webhook secret (default: RIGHTSDESK_WEBHOOK_SECRET or a random one)",
     )
+    run.add_argument("--no-log", action="store_true", help="run without a query log, on purpose")
     run.add_argument("--console-if-no-token", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
 
@@ -585,6 +591,8 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from rightsdesk.console import ConsoleChat
     from rightsdesk.desk import open_query_log
 
+    if args.log is False:  # said --no-log, rather than left it out
+        print("No query log (--no-log): no question is recorded.", file=sys.stderr)
     desk = _desk(args, settings, open_query_log(settings) if args.log else None)
     chat = ConsoleChat(desk, stdin=sys.stdin, stdout=sys.stdout)
     if args.lang:
@@ -622,7 +630,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             secret_token=args.secret_token,
             env_secret=settings.webhook_secret,
         )
-    return run_bot(settings, webhook=webhook)
+    return run_bot(settings, webhook=webhook, log_queries=not args.no_log)
 
 
 # -- logs ---------------------------------------------------------------------------------

@@ -413,11 +413,16 @@ def _remember(memory: OrderedDict[int, T], key: int, value: T) -> None:
 
 
 def open_query_log(settings: Settings) -> AnyQueryLog:
-    """The query log, or a null log (with a warning) so a database problem never stops replies."""
+    """The query log, or a null log (with a warning) so a database problem never stops replies.
+
+    A bad secret is different: it raises :class:`~rightsdesk.anonymise.SecretError`, because it
+    stays bad until someone fixes it, and a bot that quietly ran without a log for months
+    would be worse than one that does not start (``--no-log`` runs without one on purpose).
+    """
     from rightsdesk.anonymise import load_secret
 
+    secret = settings.secret or load_secret(settings.secret_path)
     try:
-        secret = settings.secret or load_secret(settings.secret_path)
         return QueryLog(
             settings.db_path,
             secret=secret,
