@@ -151,6 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--console-if-no-token", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
 
+    doctor = sub.add_parser("doctor", help="check that this installation is fit to run")
+    doctor.set_defaults(handler=_doctor)
+
     logs = sub.add_parser("logs", help="admin reports on the anonymised query log")
     logs_sub = logs.add_subparsers(title="logs commands", metavar="LOGS_COMMAND")
     stats = logs_sub.add_parser("stats", help="queries by decision, language and entry")
@@ -631,6 +634,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             env_secret=settings.webhook_secret,
         )
     return run_bot(settings, webhook=webhook, log_queries=not args.no_log)
+
+
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.doctor import Status, diagnose
+
+    results = diagnose(settings)
+    for result in results:
+        print(result)
+    counts = {s: sum(r.status is s for r in results) for s in Status}
+    print(
+        f"{len(results)} checks: {counts[Status.OK]} ok, {counts[Status.WARN]} warning(s),"
+        f" {counts[Status.FAIL]} failed."
+    )
+    return 1 if counts[Status.FAIL] else 0
 
 
 # -- logs ---------------------------------------------------------------------------------
