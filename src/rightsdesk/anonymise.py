@@ -479,9 +479,9 @@ def read_secret(path: Path) -> bytes:
         raise  # for load_secret, which then creates the file
     except OSError as error:
         raise _unreadable(path, error) from error
-    with os.fdopen(fd, "rb") as f:
+    try:
         # fstat on the open file, so the checked file is the one we read.
-        mode = os.fstat(f.fileno()).st_mode
+        mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise SecretError(
                 f"the secret file {path} is not a file but a {_kind(mode)}; remove it (a new"
@@ -492,10 +492,12 @@ def read_secret(path: Path) -> bytes:
                 f"the secret file {path} is accessible to group or others "
                 f"(mode {stat.filemode(mode)}); restrict it with: chmod 600 {path}"
             )
-        try:
+        with os.fdopen(fd, "rb", closefd=False) as f:
             secret = f.read()
-        except OSError as error:
-            raise _unreadable(path, error) from error
+    except OSError as error:
+        raise _unreadable(path, error) from error
+    finally:
+        os.close(fd)
     if not secret:
         raise SecretError(
             f"the secret file {path} is empty; remove it (a new secret is then made at start)"

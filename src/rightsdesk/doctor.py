@@ -69,7 +69,8 @@ def check_token(settings: Settings, *, timeout: float = TOKEN_TIMEOUT_S) -> Resu
         )
     try:
         with _quiet_httpx():
-            response = httpx.get(f"{settings.api_url}{token}/getMe", timeout=timeout)
+            # POST, as python-telegram-bot sends every call.
+            response = httpx.post(f"{settings.api_url}{token}/getMe", timeout=timeout)
     except httpx.HTTPError as error:
         # An error's text can quote the URL, and the URL holds the token.
         reason = str(error).replace(token, "<token>") or type(error).__name__
