@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from rightsdesk import __version__
 from rightsdesk.anonymise import SecretError
+from rightsdesk.backups import DEFAULT_KEEP
 from rightsdesk.config import ConfigError, Settings
 from rightsdesk.factsheet import FactSheetError
 from rightsdesk.knowledge_base import (
@@ -171,6 +172,14 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_logs_export)
     purge = logs_sub.add_parser("purge", help="delete rows older than the retention period")
     purge.set_defaults(handler=_logs_purge)
+    backup = logs_sub.add_parser(
+        "backup", help="copy the query log into DIR while the bot runs (never the keys)"
+    )
+    backup.add_argument("dir", type=Path, metavar="DIR")
+    backup.add_argument(
+        "--keep", type=int, default=DEFAULT_KEEP, help=f"newest kept (default {DEFAULT_KEEP})"
+    )
+    backup.set_defaults(handler=_logs_backup)
     return parser
 
 
@@ -697,6 +706,24 @@ def _logs_purge(args: argparse.Namespace, settings: Settings) -> int:
 
     deleted = purge(settings.db_path, settings.retention_days)
     print(f"Deleted {deleted} queries older than {settings.retention_days} days.")
+    return 0
+
+
+def _logs_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.backups import BackupError, backup
+
+    try:
+        made = backup(
+            settings.db_path,
+            args.dir,
+            keep=args.keep,
+            key_files=(settings.secret_path, settings.week_key_path),
+        )
+    except BackupError as error:
+        print(f"rightsdesk: {error}", file=sys.stderr)
+        return 1
+    deleted = f"; deleted {len(made.deleted)} older backup(s)" if made.deleted else ""
+    print(f"{made.path}: {made.rows} queries, copied in {made.seconds:.2f} s{deleted}.")
     return 0
 
 
