@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -313,3 +314,14 @@ def test_a_check_that_crashes_is_reported_and_the_rest_still_run(env: dict[str, 
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+def test_a_database_held_by_another_writer_warns(env: dict[str, str]) -> None:
+    holder = sqlite3.connect(env["RIGHTSDESK_DB"])
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        result = check_database(settings_of(env))
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.status is Status.WARN and "held by another program" in result.message

@@ -622,7 +622,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             print("No TELEGRAM_BOT_TOKEN set: starting the console chat instead.\n")
             args.kb = None
             args.lang = None
-            args.log = False
+            args.log = None  # no log, and no "--no-log" notice: nobody asked for one
             return _chat(args, settings)
         print(
             "rightsdesk: no Telegram token. Set TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_FILE);"

@@ -178,6 +178,8 @@ def _inspect_database(path: Path) -> tuple[Status, str] | None:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ROLLBACK")
         except sqlite3.OperationalError as error:
+            if "locked" in str(error):  # a long report or export holds it: try again later
+                return Status.WARN, f"held by another program for over 2 s ({error})."
             return Status.FAIL, f"cannot be written ({error})."
         if journal != "wal":
             return (
