@@ -135,10 +135,11 @@ def test_no_token_is_console_mode_a_warning(env: dict[str, str]) -> None:
 def test_httpx_does_not_log_the_url_with_the_token(
     env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)  # as verbose as an operator could make it
+    for name in ("", "httpx", "httpcore"):  # as verbose as an operator could make it
+        caplog.set_level(logging.DEBUG, logger=name)
     assert check_token(settings_of(env)).status is Status.OK
     assert env["TELEGRAM_BOT_TOKEN"] not in caplog.text
-    assert logging.getLogger("httpx").level == logging.NOTSET  # put back as it was
+    assert logging.getLogger("httpx").level == logging.DEBUG  # put back as it was
 
 
 def _wrong_mode(path: Path) -> None:
