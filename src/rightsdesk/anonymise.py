@@ -16,6 +16,7 @@ so a client's name is caught only when it follows a cue (an honorific such as ``
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import os
@@ -31,9 +32,11 @@ from pathlib import Path
 __all__ = [
     "PLACEHOLDERS",
     "Pseudonymiser",
+    "SecretError",
     "hour_bucket",
     "iso_week",
     "load_secret",
+    "read_secret",
     "redact",
 ]
 
@@ -424,27 +427,38 @@ def _write_week_key(path: Path, week: str, key: bytes) -> None:
         os.fsync(f.fileno())
 
 
+class SecretError(ValueError):
+    """The pseudonym secret cannot be used. The message is one sentence naming the file and
+    the fix: the bot refuses to start on it rather than run for months without a log."""
+
+
 def load_secret(path: Path) -> bytes:
     """The pseudonym key in ``path`` (a configured ``RIGHTSDESK_SECRET`` is checked by the
     settings and used instead).
 
     If the file does not exist, 32 random bytes are written to ``path`` (created 0600, its parent
-    directory 0700) and returned. An existing file that group or others may read or write
-    is refused, as is a key too short to resist enumeration. Keep the file out of backups
-    that travel with the database: together they re-identify askers within a week.
+    directory 0700) and returned. Anything else that is not a private regular file holding a
+    long enough key raises :class:`SecretError`: a file group or others may read or write, a
+    directory, a symbolic link, an unreadable, empty or short file. Keep the file out of
+    backups that travel with the database: together they re-identify askers within a week.
     """
     path = Path(path)
     try:
-        return _read_secret(path)
+        return read_secret(path)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     secret = secrets.token_bytes(SECRET_BYTES)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         # Another process created it between our read and our create: use theirs.
-        return _read_secret(path)
+        return read_secret(path)
+    except OSError as error:
+        raise SecretError(
+            f"cannot create the secret file {path} ({error.strerror}); make its folder"
+            " writable by the bot's user, or set RIGHTSDESK_SECRET_FILE to a path that is."
+        ) from error
     with os.fdopen(fd, "wb") as f:
         f.write(secret)
         f.flush()
@@ -452,25 +466,74 @@ def load_secret(path: Path) -> bytes:
     return secret
 
 
-def _read_secret(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
+def read_secret(path: Path) -> bytes:
+    """The key in an existing secret file, checked as :func:`load_secret` does; never creates
+    one. Raises FileNotFoundError when there is no file, :class:`SecretError` when it is
+    unusable."""
+    path = Path(path)
+    # O_NONBLOCK: a named pipe put there by mistake must not hang the start.
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise  # for load_secret, which then creates the file
+    except OSError as error:
+        raise _unreadable(path, error) from error
+    try:
         # fstat on the open file, so the checked file is the one we read.
-        mode = os.fstat(f.fileno()).st_mode
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise SecretError(
+                f"the secret file {path} is not a file but a {_kind(mode)}; remove it (a new"
+                " secret is then made at start) or set RIGHTSDESK_SECRET_FILE to a file."
+            )
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ValueError(
+            raise SecretError(
                 f"the secret file {path} is accessible to group or others "
                 f"(mode {stat.filemode(mode)}); restrict it with: chmod 600 {path}"
             )
-        secret = f.read()
-    _check_length(secret, f"the secret file {path}")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            secret = f.read()
+    except OSError as error:
+        raise _unreadable(path, error) from error
+    finally:
+        os.close(fd)
+    if not secret:
+        raise SecretError(
+            f"the secret file {path} is empty; remove it (a new secret is then made at start)"
+            f" or write one into it with: {_new_secret_command(path)}"
+        )
+    _check_length(secret, path)
     return secret
 
 
-def _check_length(secret: bytes, source: str) -> None:
-    if len(secret) < MIN_SECRET_BYTES:
-        raise ValueError(
-            f"{source} holds a pseudonym secret of {len(secret)} bytes; at least "
-            f"{MIN_SECRET_BYTES} are needed. Generate one with: "
-            "python -c 'import secrets; print(secrets.token_hex(32))'"
+def _unreadable(path: Path, error: OSError) -> SecretError:
+    if error.errno == errno.ELOOP:
+        return SecretError(
+            f"the secret file {path} is a symbolic link, which is refused; put the file itself"
+            " there (or set RIGHTSDESK_SECRET_FILE to it)."
         )
+    return SecretError(
+        f"cannot read the secret file {path} ({error.strerror}); run the bot as the user that"
+        f" owns it, or give it that user with: chown <user> {path}"
+    )
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISFIFO(mode):
+        return "named pipe"
+    return "special file"
+
+
+def _check_length(secret: bytes, path: Path) -> None:
+    if len(secret) < MIN_SECRET_BYTES:
+        raise SecretError(
+            f"the secret file {path} holds a pseudonym secret of {len(secret)} bytes; at least "
+            f"{MIN_SECRET_BYTES} are needed. Make a new one with: {_new_secret_command(path)}"
+        )
+
+
+def _new_secret_command(path: Path) -> str:
+    return f"python -c 'import secrets; print(secrets.token_hex(32))' > {path} && chmod 600 {path}"

@@ -14,20 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rightsdesk import __version__
+from rightsdesk.anonymise import SecretError
+from rightsdesk.backups import DEFAULT_KEEP
 from rightsdesk.config import ConfigError, Settings
-from rightsdesk.emergency import check_emergencies
 from rightsdesk.factsheet import FactSheetError
 from rightsdesk.knowledge_base import (
     KnowledgeBase,
     KnowledgeBaseError,
-    check_knowledge_base,
     load_knowledge_base,
 )
 from rightsdesk.localized import LANGUAGES
-from rightsdesk.messages import check_messages
 from rightsdesk.query_log import QueryLogError
-from rightsdesk.referrals import check_referrals
-from rightsdesk.sectors import check_sectors
 
 if TYPE_CHECKING:
     from rightsdesk.desk import AnyQueryLog, Desk
@@ -42,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return int(args.handler(args, settings) or 0)
-    except (ConfigError, KnowledgeBaseError, QueryLogError, FactSheetError) as error:
+    except (ConfigError, KnowledgeBaseError, QueryLogError, FactSheetError, SecretError) as error:
         print(f"rightsdesk: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -133,7 +130,11 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
     chat.add_argument("--lang", choices=LANGUAGES, help="start in this language")
-    chat.add_argument("--log", action="store_true", help="log questions like the Telegram bot")
+    chat.add_argument(
+        "--log",
+        action=argparse.BooleanOptionalAction,
+        help="log questions like the Telegram bot (default: no log)",
+    )
     _kb_option(chat)
     chat.set_defaults(handler=_chat)
 
@@ -147,8 +148,12 @@ def _parser() -> argparse.ArgumentParser:
         "--secret-token",
         help="webhook secret (default: RIGHTSDESK_WEBHOOK_SECRET or a random one)",
     )
+    run.add_argument("--no-log", action="store_true", help="run without a query log, on purpose")
     run.add_argument("--console-if-no-token", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(handler=_run)
+
+    doctor = sub.add_parser("doctor", help="check that this installation is fit to run")
+    doctor.set_defaults(handler=_doctor)
 
     logs = sub.add_parser("logs", help="admin reports on the anonymised query log")
     logs_sub = logs.add_subparsers(title="logs commands", metavar="LOGS_COMMAND")
@@ -167,6 +172,14 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_logs_export)
     purge = logs_sub.add_parser("purge", help="delete rows older than the retention period")
     purge.set_defaults(handler=_logs_purge)
+    backup = logs_sub.add_parser(
+        "backup", help="copy the query log into DIR while the bot runs (never the keys)"
+    )
+    backup.add_argument("dir", type=Path, metavar="DIR")
+    backup.add_argument(
+        "--keep", type=int, default=DEFAULT_KEEP, help=f"newest kept (default {DEFAULT_KEEP})"
+    )
+    backup.set_defaults(handler=_logs_backup)
     return parser
 
 
@@ -217,32 +230,22 @@ def _factsheet(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
-    problems, kb = check_knowledge_base(args.kb or settings.kb_dir)
-    messages_path = args.messages or settings.messages_path
-    message_problems, messages = check_messages(messages_path)
-    problems += message_problems
-    bot_dir = messages_path.parent
-    emergency_problems, emergencies = check_emergencies(
-        bot_dir / "emergency", [e.id for e in kb.entries] if kb else None
-    )
-    problems += emergency_problems
-    referral_problems, referrals = check_referrals(bot_dir / "referrals.yaml")
-    problems += referral_problems
-    sector_problems, sectors = check_sectors(
-        args.kb or settings.kb_dir, [e.id for e in kb.entries] if kb else None
-    )
-    problems += sector_problems
-    for problem in problems:
+    from rightsdesk.content import check_content
+
+    content = check_content(args.kb or settings.kb_dir, args.messages or settings.messages_path)
+    for problem in content.problems:
         print(problem)
+    kb, messages, emergencies = content.kb, content.messages, content.emergencies
+    referrals, sectors = content.referrals, content.sectors
     if (
-        problems
+        content.problems
         or kb is None
         or messages is None
         or emergencies is None
         or referrals is None
         or sectors is None
     ):
-        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        print(f"{len(content.problems)} problem(s) found.", file=sys.stderr)
         return 1
     kinds = {kind: len(kb.of_kind(kind)) for kind in ("principle", "provision", "topic", "example")}
     questions = sum(len(q) for e in kb.entries for q in e.questions.values.values())
@@ -600,6 +603,8 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from rightsdesk.console import ConsoleChat
     from rightsdesk.desk import open_query_log
 
+    if args.log is False:  # said --no-log, rather than left it out
+        print("No query log (--no-log): no question is recorded.", file=sys.stderr)
     desk = _desk(args, settings, open_query_log(settings) if args.log else None)
     chat = ConsoleChat(desk, stdin=sys.stdin, stdout=sys.stdout)
     if args.lang:
@@ -617,7 +622,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             print("No TELEGRAM_BOT_TOKEN set: starting the console chat instead.\n")
             args.kb = None
             args.lang = None
-            args.log = False
+            args.log = None  # no log, and no "--no-log" notice: nobody asked for one
             return _chat(args, settings)
         print(
             "rightsdesk: no Telegram token. Set TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_FILE);"
@@ -637,7 +642,21 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             secret_token=args.secret_token,
             env_secret=settings.webhook_secret,
         )
-    return run_bot(settings, webhook=webhook)
+    return run_bot(settings, webhook=webhook, log_queries=not args.no_log)
+
+
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.doctor import Status, diagnose
+
+    results = diagnose(settings)
+    for result in results:
+        print(result)
+    counts = {s: sum(r.status is s for r in results) for s in Status}
+    print(
+        f"{len(results)} checks: {counts[Status.OK]} ok, {counts[Status.WARN]} warning(s),"
+        f" {counts[Status.FAIL]} failed."
+    )
+    return 1 if counts[Status.FAIL] else 0
 
 
 # -- logs ---------------------------------------------------------------------------------
@@ -687,6 +706,24 @@ def _logs_purge(args: argparse.Namespace, settings: Settings) -> int:
 
     deleted = purge(settings.db_path, settings.retention_days)
     print(f"Deleted {deleted} queries older than {settings.retention_days} days.")
+    return 0
+
+
+def _logs_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.backups import BackupError, backup
+
+    try:
+        made = backup(
+            settings.db_path,
+            args.dir,
+            keep=args.keep,
+            key_files=(settings.secret_path, settings.week_key_path),
+        )
+    except BackupError as error:
+        print(f"rightsdesk: {error}", file=sys.stderr)
+        return 1
+    deleted = f"; deleted {len(made.deleted)} older backup(s)" if made.deleted else ""
+    print(f"{made.path}: {made.rows} queries, copied in {made.seconds:.2f} s{deleted}.")
     return 0
 
 

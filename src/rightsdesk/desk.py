@@ -435,14 +435,18 @@ def _remember(memory: OrderedDict[int, T], key: int, value: T) -> None:
 
 
 def open_query_log(settings: Settings) -> AnyQueryLog:
-    """The query log, or a null log (with a warning) if the pseudonym secret cannot be had.
+    """The query log (a null log, with a warning, only for a fault no retry can fix).
 
     A database that cannot be opened or written does not turn logging off: the log opens
-    anyway and retries in the background while rows wait (see :meth:`QueryLog.health`)."""
+    anyway and retries in the background while rows wait (see :meth:`QueryLog.health`).
+    A bad secret raises :class:`~rightsdesk.anonymise.SecretError`, because it stays bad
+    until someone fixes it, and a bot that quietly ran without a log for months would be
+    worse than one that does not start (``--no-log`` runs without one on purpose).
+    """
     from rightsdesk.anonymise import load_secret
 
+    secret = settings.secret or load_secret(settings.secret_path)
     try:
-        secret = settings.secret or load_secret(settings.secret_path)
         return QueryLog(
             settings.db_path,
             secret=secret,

@@ -413,12 +413,22 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
 
 
-def run_bot(settings: Settings, *, webhook: WebhookOptions | None = None) -> int:
+def run_bot(
+    settings: Settings, *, webhook: WebhookOptions | None = None, log_queries: bool = True
+) -> int:
     """Run until SIGINT or SIGTERM: 0 on a clean stop; 1 with one sentence if the token is
     rejected or Telegram cannot be reached at start; 3 if Telegram revokes the token later
-    (so that the service manager sees it)."""
+    (so that the service manager sees it).
+
+    A bad pseudonym secret raises :class:`~rightsdesk.anonymise.SecretError` before anything
+    is sent to Telegram; ``log_queries=False`` runs without a query log instead."""
     configure_logging(settings)
-    desk = Desk.load(settings, open_query_log(settings))
+    if log_queries:
+        query_log = open_query_log(settings)
+    else:
+        log.warning("running without a query log (--no-log): no question will be recorded")
+        query_log = None
+    desk = Desk.load(settings, query_log)
     app, _ = build_application(settings, desk)
     log.info(
         "Rights Desk starting: %s entries (%s), %s",
