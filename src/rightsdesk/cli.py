@@ -15,19 +15,15 @@ from typing import TYPE_CHECKING
 
 from rightsdesk import __version__
 from rightsdesk.config import ConfigError, Settings
-from rightsdesk.emergency import check_emergencies
+from rightsdesk.content_check import check_content
 from rightsdesk.factsheet import FactSheetError
 from rightsdesk.knowledge_base import (
     KnowledgeBase,
     KnowledgeBaseError,
-    check_knowledge_base,
     load_knowledge_base,
 )
 from rightsdesk.localized import LANGUAGES
-from rightsdesk.messages import check_messages
 from rightsdesk.query_log import QueryLogError
-from rightsdesk.referrals import check_referrals
-from rightsdesk.sectors import check_sectors
 
 if TYPE_CHECKING:
     from rightsdesk.desk import AnyQueryLog, Desk
@@ -217,32 +213,20 @@ def _factsheet(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
-    problems, kb = check_knowledge_base(args.kb or settings.kb_dir)
-    messages_path = args.messages or settings.messages_path
-    message_problems, messages = check_messages(messages_path)
-    problems += message_problems
-    bot_dir = messages_path.parent
-    emergency_problems, emergencies = check_emergencies(
-        bot_dir / "emergency", [e.id for e in kb.entries] if kb else None
-    )
-    problems += emergency_problems
-    referral_problems, referrals = check_referrals(bot_dir / "referrals.yaml")
-    problems += referral_problems
-    sector_problems, sectors = check_sectors(
-        args.kb or settings.kb_dir, [e.id for e in kb.entries] if kb else None
-    )
-    problems += sector_problems
-    for problem in problems:
+    found = check_content(args.kb or settings.kb_dir, args.messages or settings.messages_path)
+    for problem in found.problems:
         print(problem)
+    kb, messages, emergencies = found.kb, found.messages, found.emergencies
+    referrals, sectors = found.referrals, found.sectors
     if (
-        problems
+        not found.ok
         or kb is None
         or messages is None
         or emergencies is None
         or referrals is None
         or sectors is None
     ):
-        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        print(f"{len(found.problems)} problem(s) found.", file=sys.stderr)
         return 1
     kinds = {kind: len(kb.of_kind(kind)) for kind in ("principle", "provision", "topic", "example")}
     questions = sum(len(q) for e in kb.entries for q in e.questions.values.values())
