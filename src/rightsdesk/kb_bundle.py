@@ -27,6 +27,7 @@ into ``RIGHTSDESK_KB_PUBLIC_KEY``.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -281,10 +282,16 @@ def write_tar(out: Path, members: Mapping[str, bytes], *, mtime: datetime) -> No
     """Write ``members`` (name -> bytes, in order) as a gzip tar; through a temporary file, so
     a half-written bundle never sits at ``out``."""
     partial = out.with_name(f".{out.name}.partial")
-    with tarfile.open(partial, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+    stamp = int(mtime.timestamp())
+    # GzipFile itself, not tarfile's "w:gz": that would record the temporary file's name.
+    with (
+        open(partial, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=stamp) as packed,
+        tarfile.open(fileobj=packed, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for name, data in members.items():
             info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, int(mtime.timestamp())
+            info.size, info.mode, info.mtime = len(data), 0o644, stamp
             tar.addfile(info, io.BytesIO(data))
     partial.replace(out)
 
@@ -343,8 +350,10 @@ def _verify(tar: tarfile.TarFile, public_key: bytes) -> Bundle:
         if count > MAX_FILES:
             raise BundleError(f"The bundle holds more than {MAX_FILES} files.")
         try:
+            _check_member_path(member.name)
+            # The standard library's own rules too, in case a tar trick slips past ours.
             tarfile.data_filter(member, "/bundle")
-        except tarfile.FilterError as error:
+        except (ValueError, tarfile.FilterError) as error:
             raise BundleError(f"The bundle holds a refused entry: {error}.") from None
         if not member.isfile():
             raise BundleError(f"The bundle holds {member.name!r}, which is not a plain file.")
