@@ -196,7 +196,7 @@ class KbUpdater:
         ):
             for _ in range(MAX_REDIRECTS + 1):
                 async with client.stream("GET", url, headers=headers) as response:
-                    if response.is_redirect:
+                    if response.has_redirect_location:
                         url = str(response.url.join(response.headers["location"]))
                         problem = kb_url_problem(url)
                         if problem:
