@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import stat
 import tarfile
@@ -146,6 +147,12 @@ def test_garbage_truncated_and_oversized_bundles_are_refused(
     monkeypatch.setattr(kb_bundle, "MAX_BYTES", len(built.data) + 1)
     with pytest.raises(BundleError, match="add up to more than"):
         verify_bundle(built.data, built.public_key)
+    # A gzip bomb is stopped while it is decompressed, before tarfile reads any of it.
+    monkeypatch.setattr(kb_bundle, "MAX_TAR_OVERHEAD", 0)
+    bomb = gzip.compress(b"\0" * (4 * len(built.data)))
+    assert len(bomb) < len(built.data)
+    with pytest.raises(BundleError, match="unpacks to more than"):
+        verify_bundle(bomb, built.public_key)
 
 
 def test_bundling_refuses_content_the_check_rejects_and_names_the_file(tmp_path: Path) -> None:

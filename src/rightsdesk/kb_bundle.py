@@ -61,6 +61,8 @@ PUBLIC_KEY_FILE = "kb-signing.pub"
 # (or a decompression bomb) from filling the memory or the disk of a small server.
 MAX_BYTES = 50 * 1024 * 1024
 MAX_FILES = 10_000
+# Tar headers and padding around the files: at most about 1.5 KB a file.
+MAX_TAR_OVERHEAD = 16 * 1024 * 1024
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 SIGNATURE_BYTES = 64
 VERSION_PATTERN = re.compile(r"^kb-[0-9a-f]{10}$")
@@ -319,12 +321,25 @@ def verify_bundle(data: bytes, public_key: bytes) -> Bundle:
     if len(data) > MAX_BYTES:
         raise BundleError(f"The bundle is {len(data)} bytes, over the limit of {MAX_BYTES}.")
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        unpacked = _gunzip(data, MAX_BYTES + MAX_TAR_OVERHEAD)
+        with tarfile.open(fileobj=io.BytesIO(unpacked), mode="r:") as tar:
             return _verify(tar, public_key)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         raise BundleError(
             f"The bundle is not a complete gzip tar (truncated or garbled): {error}."
         ) from error
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress at most ``limit`` bytes: tarfile itself would read a header of any size
+    into memory before a single check, and a small gzip can unpack to gigabytes."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    unpacked = inflater.decompress(data, limit + 1)
+    if len(unpacked) > limit:
+        raise BundleError(f"The bundle unpacks to more than {limit} bytes; refused.")
+    if not inflater.eof:
+        raise BundleError("The bundle is not a complete gzip tar (truncated or garbled).")
+    return unpacked
 
 
 def _verify(tar: tarfile.TarFile, public_key: bytes) -> Bundle:
