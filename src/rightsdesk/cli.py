@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rightsdesk {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    kb = sub.add_parser("kb", help="check or list the knowledge base")
+    kb = sub.add_parser("kb", help="check, list or ship the knowledge base")
     kb_sub = kb.add_subparsers(title="kb commands", metavar="KB_COMMAND")
     check = kb_sub.add_parser("check", help="validate the knowledge base and the bot's messages")
     _kb_option(check)
@@ -84,6 +84,22 @@ def _parser() -> argparse.ArgumentParser:
     _kb_option(listing)
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_kb_list)
+
+    keygen = kb_sub.add_parser("keygen", help="make the key pair that signs update bundles")
+    keygen.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for keys")
+    keygen.set_defaults(handler=_kb_keygen)
+    bundle = kb_sub.add_parser("bundle", help="build a signed update bundle of the content")
+    bundle.add_argument("--key", type=Path, required=True, metavar="PRIVATE", help="signing key")
+    bundle.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    _kb_option(bundle)
+    bundle.set_defaults(handler=_kb_bundle)
+    pull = kb_sub.add_parser(
+        "pull", help="fetch, verify and unpack the bundle at RIGHTSDESK_KB_URL"
+    )
+    pull.add_argument(
+        "--force", action="store_true", help="accept a bundle older than the installed one"
+    )
+    pull.set_defaults(handler=_kb_pull)
 
     ask = sub.add_parser("ask", help="answer one question as the bot would")
     ask.add_argument("question")
@@ -379,6 +395,67 @@ def _kb_list(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{ref:<8} {row['kind']:<10} {row['id']:<44} {row['questions']:>3}q  {row['title']}")
     print(f"{len(rows)} entries")
     return 0
+
+
+def _kb_keygen(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.kb_bundle import BundleError, generate_keys
+
+    try:
+        private, public = generate_keys(args.out)
+    except BundleError as error:
+        print(f"rightsdesk: {error}", file=sys.stderr)
+        return 1
+    print(f"Private key: {private} (mode 600; keep it off the bots' servers)")
+    print(f"Public key:  {public}; each bot sets RIGHTSDESK_KB_PUBLIC_KEY to this line:")
+    print(public.read_text(encoding="ascii").strip())
+    return 0
+
+
+def _kb_bundle(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk.kb_bundle import BundleError, InvalidContent, build_bundle, load_private_key
+
+    try:
+        key = load_private_key(args.key)
+        manifest = build_bundle(
+            args.kb or settings.kb_dir, settings.messages_path, key, args.output
+        )
+    except InvalidContent as error:
+        for problem in error.problems:
+            print(problem)
+        print(f"rightsdesk: {args.output}: {error}", file=sys.stderr)
+        return 1
+    except BundleError as error:
+        print(f"rightsdesk: {error}", file=sys.stderr)
+        return 1
+    size = sum(f.size for f in manifest.files)
+    print(
+        f"{args.output}: bundle {manifest.name}, {len(manifest.files)} files ({size} bytes,"
+        f" {args.output.stat().st_size} compressed), signed with key {manifest.key}"
+    )
+    return 0
+
+
+def _kb_pull(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from rightsdesk.kb_bundle import bundle_manifest
+    from rightsdesk.kb_updates import KbUpdater
+
+    def unpacked(folder: Path) -> str:
+        # No bot runs in this process: unpacked and checked is as far as it goes.
+        manifest = bundle_manifest(folder)
+        return manifest.content_version if manifest else folder.name
+
+    def report(sentence: str) -> None:
+        print(f"rightsdesk: {sentence}", file=sys.stderr)
+
+    updater = KbUpdater(settings, install=unpacked, report=report, force=args.force)
+    result = asyncio.run(updater.check_once())
+    if not result.failed:
+        print(result.message)
+    if result.folder is not None:
+        print(f"Unpacked to {result.folder}; a running bot takes it up with /reload.")
+    return 1 if result.failed else 0
 
 
 # -- matching -----------------------------------------------------------------------------

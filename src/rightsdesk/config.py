@@ -8,12 +8,15 @@ example as a query log that quietly stays off).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rightsdesk.anonymise import MIN_SECRET_BYTES
 
@@ -22,6 +25,11 @@ DEFAULT_API_URL = "https://api.telegram.org/bot"
 MIN_K_ANONYMITY = 3
 # What Telegram accepts as a webhook secret token.
 WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Plain http is allowed only to this machine, where tests serve updates; anywhere else an
+# update must come over https, so that a network in between cannot even see which is fetched.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+KB_PUBLIC_KEY_BYTES = 32
+DEFAULT_KB_CHECK_HOURS = 6.0
 
 
 class ConfigError(Exception):
@@ -70,6 +78,10 @@ class Settings:
     # bot exits non-zero for the service manager: a proxy's hiccup must not end it.
     token_revoked_after_s: float = 30.0
     default_language: str = "en"
+    # Signed knowledge-base updates (rightsdesk.kb_updates): off while kb_url is None.
+    kb_url: str | None = field(default=None, repr=False)
+    kb_public_key: bytes | None = None
+    kb_check_hours: float = DEFAULT_KB_CHECK_HOURS
 
     @property
     def emergency_dir(self) -> Path:
@@ -84,6 +96,11 @@ class Settings:
     @property
     def referrals_path(self) -> Path:
         return self.messages_path.parent / "referrals.yaml"
+
+    @property
+    def kb_updates_dir(self) -> Path:
+        """Where verified update bundles are unpacked, one folder each."""
+        return self.db_path.parent / "kb-updates"
 
     @classmethod
     def defaults(cls, root: Path | None = None) -> Settings:
@@ -112,7 +129,102 @@ class Settings:
             flood_limit=_positive_int(env, "RIGHTSDESK_FLOOD_LIMIT", 20),
             send_patience_s=_positive_int(env, "RIGHTSDESK_SEND_PATIENCE_S", 300),
             token_revoked_after_s=_positive_int(env, "RIGHTSDESK_TOKEN_REVOKED_AFTER_S", 30),
+            kb_url=_kb_url(env),
+            kb_public_key=_kb_public_key(env),
+            kb_check_hours=_kb_check_hours(env),
         )
+
+
+def redact_url(url: str) -> str:
+    """``url`` without what may hold a credential (user, password, query, fragment)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def kb_url_problem(url: str) -> str | None:
+    """Why ``url`` may not serve updates (a sentence naming it, redacted), or None if it may."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return f"'{redact_url(url)}' is not a valid URL."
+    if not host:
+        return f"'{redact_url(url)}' is not a full URL (https://host/path)."
+    if parts.scheme == "https" or (parts.scheme == "http" and host in LOCAL_HOSTS):
+        return None
+    return (
+        f"'{redact_url(url)}' must use https:// (http:// is allowed only for 127.0.0.1 or"
+        " localhost)."
+    )
+
+
+def _kb_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("RIGHTSDESK_KB_URL", "").strip()
+    if not url:
+        return None
+    problem = kb_url_problem(url)
+    if problem:
+        raise ConfigError(f"RIGHTSDESK_KB_URL {problem}")
+    if not (env.get("RIGHTSDESK_KB_PUBLIC_KEY") or env.get("RIGHTSDESK_KB_PUBLIC_KEY_FILE")):
+        raise ConfigError(
+            "RIGHTSDESK_KB_URL is set but RIGHTSDESK_KB_PUBLIC_KEY (or _FILE) is not: updates"
+            " cannot be checked without the organisation's public key."
+        )
+    return url
+
+
+def _kb_public_key(env: Mapping[str, str]) -> bytes | None:
+    name = "RIGHTSDESK_KB_PUBLIC_KEY"
+    text = env.get(name, "").strip()
+    key_file = env.get(f"{name}_FILE", "").strip()
+    if not text and key_file:
+        name = f"{name}_FILE {key_file}"
+        try:
+            text = Path(key_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not text"
+            raise ConfigError(
+                f"Cannot read RIGHTSDESK_KB_PUBLIC_KEY_FILE {key_file}: {reason}."
+            ) from error
+        if not text:
+            raise ConfigError(f"RIGHTSDESK_KB_PUBLIC_KEY_FILE {key_file} is empty.")
+    if not text:
+        return None
+    try:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != KB_PUBLIC_KEY_BYTES:
+        raise ConfigError(
+            f"{name} must be the one-line public key `rightsdesk kb keygen` wrote"
+            " (kb-signing.pub: 44 characters of base64)."
+        )
+    return key
+
+
+def _kb_check_hours(env: Mapping[str, str]) -> float:
+    value = env.get("RIGHTSDESK_KB_CHECK_HOURS", "").strip()
+    if not value:
+        return DEFAULT_KB_CHECK_HOURS
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = 0.0
+    # At most a month: a longer gap means corrections never arrive; 0 or less would spin.
+    if not 0 < hours <= 24 * 31:
+        raise ConfigError(
+            f"RIGHTSDESK_KB_CHECK_HOURS must be a number of hours above 0 and at most 744,"
+            f" not '{value}'."
+        )
+    return hours
 
 
 def _secret(env: Mapping[str, str]) -> bytes | None:
