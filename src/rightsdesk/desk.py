@@ -16,23 +16,24 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 from rightsdesk import admin_reports, languages
 from rightsdesk.anonymise import iso_week, redact
 from rightsdesk.config import Settings
 from rightsdesk.conversation import NO_QUERY, Conversation, Reply
-from rightsdesk.emergency import Emergencies, load_emergencies
+from rightsdesk.emergency import Emergencies
 from rightsdesk.factsheet import FactSheetError, FactSheets
-from rightsdesk.knowledge_base import SECTORS_FILE, KnowledgeBase, load_knowledge_base
+from rightsdesk.knowledge_base import KnowledgeBase
 from rightsdesk.languages import fold, tokens
 from rightsdesk.localized import LANGUAGES
 from rightsdesk.log_words import KnownWords, SharedWords
 from rightsdesk.matching import Matcher, MatchResult
-from rightsdesk.messages import Messages, load_messages
+from rightsdesk.messages import Messages
 from rightsdesk.query_log import NullQueryLog, QueryEvent, QueryLog, QueryLogError
-from rightsdesk.referrals import Referrals, load_referrals
-from rightsdesk.sectors import Sectors, load_sectors
+from rightsdesk.referrals import Referrals
+from rightsdesk.sectors import Sectors
 
 log = logging.getLogger("rightsdesk.desk")
 
@@ -82,6 +83,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("about"),
     Command("stats", admin=True, slow=True),
     Command("gaps", admin=True, slow=True),
+    Command("reload", admin=True, slow=True),
 )
 COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
 
@@ -111,27 +113,20 @@ class Desk:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
-        self.kb = kb
-        self.messages = messages
-        self.matcher = matcher or Matcher(kb)
-        self.conversation = Conversation(
+        # Everything read from the content files, in one object that a reload replaces with
+        # one assignment: a reply is built from one version or the other, never a mixture.
+        self._library = Library.build(
+            settings,
             kb,
             messages,
-            retention_days=settings.retention_days,
-            k_anonymity=settings.k_anonymity,
+            matcher=matcher,
             emergencies=emergencies,
             referrals=referrals,
             sectors=sectors,
+            known_words=known_words,
         )
-        self.factsheets = FactSheets(kb, messages, sectors)
-        self._sheets: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-        self.emergencies = emergencies
-        self.referrals = referrals
         self.query_log: AnyQueryLog = query_log or NullQueryLog()
         self._clock = clock
-        # What the log may keep of a question; built only when something is logged (it
-        # takes about a second, which `rightsdesk ask` need not spend).
-        self._known: KnownWords | None = known_words
         self._shared = SharedWords(settings.k_anonymity)
         # Both in memory only, keyed by the Telegram id, never written down.
         self._chosen: OrderedDict[int, str] = OrderedDict()
@@ -147,21 +142,74 @@ class Desk:
     @classmethod
     def load(cls, settings: Settings, query_log: AnyQueryLog | None = None) -> Desk:
         """Content loaded and checked, matcher index built: everything a reply needs, once."""
-        kb = load_knowledge_base(settings.kb_dir)
+        library = Library.load(settings, settings.kb_dir, settings.messages_path)
         desk = cls(
             settings,
-            kb,
-            load_messages(settings.messages_path),
+            library.kb,
+            library.messages,
             query_log,
-            emergencies=load_emergencies(settings.emergency_dir, (e.id for e in kb.entries)),
-            referrals=load_referrals(settings.referrals_path),
-            sectors=load_sectors(settings.kb_dir, (e.id for e in kb.entries))
-            if (settings.kb_dir / SECTORS_FILE).exists()
-            else None,
+            matcher=library.matcher,
+            emergencies=library.emergencies,
+            referrals=library.referrals,
+            sectors=library.sectors,
         )
         if not isinstance(desk.query_log, NullQueryLog):
             desk.known_words()  # now, rather than during the first person's question
         return desk
+
+    # -- the content, and replacing it while running ---------------------------------------
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self._library.kb
+
+    @property
+    def messages(self) -> Messages:
+        return self._library.messages
+
+    @property
+    def matcher(self) -> Matcher:
+        return self._library.matcher
+
+    @property
+    def conversation(self) -> Conversation:
+        return self._library.conversation
+
+    @property
+    def factsheets(self) -> FactSheets:
+        return self._library.factsheets
+
+    @property
+    def emergencies(self) -> Emergencies | None:
+        return self._library.emergencies
+
+    @property
+    def referrals(self) -> Referrals | None:
+        return self._library.referrals
+
+    @property
+    def version(self) -> str:
+        """The live content's version, as `/reload` and `/about` report it."""
+        return self._library.kb.version
+
+    def reload(self, kb_dir: Path | None = None, messages_path: Path | None = None) -> str:
+        """Check and load the content again (from the settings' folders unless told), build
+        its index, and only then put it live; returns the new version.
+
+        Raises :class:`ReloadError`, naming the file and line of each problem, and keeps
+        serving the old content, if anything is wrong. Takes seconds (the matcher index):
+        adapters call it off their event loop.
+        """
+        library = Library.load(
+            self.settings,
+            kb_dir or self.settings.kb_dir,
+            messages_path or self.settings.messages_path,
+        )
+        if not isinstance(self.query_log, NullQueryLog):
+            library.known_words()
+        self._library = library
+        log.info("content reloaded: %s", library.kb.version)
+        return library.kb.version
 
     def close(self) -> None:
         self.query_log.close()
@@ -266,6 +314,8 @@ class Desk:
         command = COMMANDS_BY_NAME.get(name)
         if command is None or (command.admin and not self.is_admin(asker)):
             return self._for_phone(c.simple("unknown_command", lang), asker)
+        if name == "reload":
+            return c.text(self._reload(lang), lang)
         if command.admin:
             return c.text(self._report(name, lang), lang)
         builders: dict[str, Callable[[str], Reply]] = {
@@ -294,18 +344,19 @@ class Desk:
         if target is None:
             return None
         key = (target, reply.lang)
+        library = self._library  # one version for the whole sheet, even if a reload lands
         try:
-            data = self._sheets.get(key) or self.factsheets.pdf(target, reply.lang)
+            data = library.sheets.get(key) or library.factsheets.pdf(target, reply.lang)
         except FactSheetError:
             log.exception("fact sheet %s (%s) failed", target, reply.lang)
             return None
-        self._sheets[key] = data
-        self._sheets.move_to_end(key)
-        while len(self._sheets) > SHEETS_KEPT:
-            self._sheets.popitem(last=False)
-        entry = self.kb.get(target)
+        library.sheets[key] = data
+        library.sheets.move_to_end(key)
+        while len(library.sheets) > SHEETS_KEPT:
+            library.sheets.popitem(last=False)
+        entry = library.kb.get(target)
         name = (entry.ref or entry.id) if entry else target
-        caption = self.messages.get("factsheet_caption", reply.lang)
+        caption = library.messages.get("factsheet_caption", reply.lang)
         if self._zawgyi.get(asker.id) and reply.lang == "my":
             caption = languages.unicode_to_zawgyi(caption)
         return FactSheetFile(data, f"rights-desk-{name}-{reply.lang}.pdf", caption)
@@ -356,9 +407,7 @@ class Desk:
             return NO_QUERY
 
     def known_words(self) -> KnownWords:
-        if self._known is None:
-            self._known = content_words(self.kb, self.messages)
-        return self._known
+        return self._library.known_words()
 
     def _loggable(self, text: str, lang: str, asker: Asker) -> str:
         """The question as the log may keep it: identifiers replaced by placeholders, then
@@ -378,6 +427,14 @@ class Desk:
         while len(self._tokens) > TOKENS_KEPT:
             self._tokens.popitem(last=False)
         return token
+
+    def _reload(self, lang: str) -> str:
+        """What an admin's /reload says: the version now live, or why the old one stays."""
+        try:
+            version = self.reload()
+        except ReloadError as error:
+            return self.messages.get("reload_failed", lang, version=self.version, problems=error)
+        return self.messages.get("reloaded", lang, version=version, entries=len(self.kb))
 
     def _report(self, name: str, lang: str) -> str:
         settings = self.settings
@@ -412,6 +469,98 @@ class Desk:
         if not health.writable and health.last_error:
             lines.append(self.messages.get("log_unwritable", lang, error=health.last_error))
         return "\n".join(lines)
+
+
+class ReloadError(Exception):
+    """New content failed its checks; the message lists the problems (file:line: ...)."""
+
+
+@dataclass
+class Library:
+    """The content a running desk serves, and what is built from it.
+
+    Replaced whole by :meth:`Desk.reload`; nothing in it is changed after it goes live
+    except the caches (fact sheets, the log's known words), which belong to this version.
+    """
+
+    kb: KnowledgeBase
+    messages: Messages
+    matcher: Matcher
+    conversation: Conversation
+    factsheets: FactSheets
+    emergencies: Emergencies | None
+    referrals: Referrals | None
+    sectors: Sectors | None
+    sheets: OrderedDict[tuple[str, str], bytes] = field(default_factory=OrderedDict)
+    _known: KnownWords | None = None
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        kb: KnowledgeBase,
+        messages: Messages,
+        *,
+        matcher: Matcher | None = None,
+        emergencies: Emergencies | None = None,
+        referrals: Referrals | None = None,
+        sectors: Sectors | None = None,
+        known_words: KnownWords | None = None,
+    ) -> Library:
+        conversation = Conversation(
+            kb,
+            messages,
+            retention_days=settings.retention_days,
+            k_anonymity=settings.k_anonymity,
+            emergencies=emergencies,
+            referrals=referrals,
+            sectors=sectors,
+        )
+        return cls(
+            kb,
+            messages,
+            matcher or Matcher(kb),
+            conversation,
+            FactSheets(kb, messages, sectors),
+            emergencies,
+            referrals,
+            sectors,
+            _known=known_words,
+        )
+
+    @classmethod
+    def load(cls, settings: Settings, kb_dir: Path, messages_path: Path) -> Library:
+        """Every content file checked together (as `rightsdesk kb check` does), then built.
+
+        Raises :class:`ReloadError` with every problem, each naming its file and line."""
+        from rightsdesk.content import check_content
+
+        found = check_content(kb_dir, messages_path)
+        if (
+            not found.ok
+            or found.kb is None
+            or found.messages is None
+            or found.emergencies is None
+            or found.referrals is None
+        ):
+            shown = [str(p) for p in found.problems[:5]]
+            more = len(found.problems) - len(shown)
+            raise ReloadError("\n".join(shown + ([f"... and {more} more"] if more > 0 else [])))
+        return cls.build(
+            settings,
+            found.kb,
+            found.messages,
+            emergencies=found.emergencies,
+            referrals=found.referrals,
+            sectors=found.sectors,
+        )
+
+    def known_words(self) -> KnownWords:
+        """What the log may keep of a question; built the first time something is logged
+        (it takes about a second, which `rightsdesk ask` need not spend)."""
+        if self._known is None:
+            self._known = content_words(self.kb, self.messages)
+        return self._known
 
 
 def content_words(kb: KnowledgeBase, messages: Messages) -> KnownWords:

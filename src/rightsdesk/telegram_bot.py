@@ -19,9 +19,10 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
-from telegram import BotCommand, Message, Update
+from telegram import Bot, BotCommand, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import (
     BadRequest,
@@ -56,9 +57,11 @@ from rightsdesk.desk import (
     Asker,
     Desk,
     FactSheetFile,
+    ReloadError,
     open_query_log,
 )
 from rightsdesk.flood import FloodGate, Verdict
+from rightsdesk.kb_updates import KbUpdater
 from rightsdesk.telegram_delivery import Poller, TokenRevoked, WebhookReceiver
 from rightsdesk.telegram_discreet import Shredder
 from rightsdesk.telegram_render import keyboard, render_html
@@ -250,6 +253,35 @@ class Handlers:
         if isinstance(query.message, Message):  # else an old, inaccessible message
             await self.respond(update, query.message, reply, asker)
 
+    async def tell_admins(self, bot: Bot, key: str, **values: object) -> None:
+        """One of the bot's own texts to every admin's private chat, in their language.
+
+        For what happens without anyone asking (a reload on SIGHUP, a knowledge-base update);
+        an admin who never opened a chat with the bot is skipped, not retried for ever."""
+        for admin in sorted(self.desk.settings.admins):
+            text = self.desk.messages.get(key, self.desk.language(Asker(id=admin)), **values)
+            try:
+                await self.sender.retrying(
+                    lambda admin=admin, text=text: bot.send_message(admin, text)  # type: ignore[misc]
+                )
+            except TelegramError as error:
+                log.warning("could not tell an admin (%s)", type(error).__name__)
+
+    async def reload(self, bot: Bot) -> None:
+        """SIGHUP: check and load the content off the event loop, swap it in, tell admins."""
+        before = self.desk.version
+        try:
+            version = await asyncio.to_thread(self.desk.reload)
+        except ReloadError as error:
+            log.warning("reload failed; %s stays live:\n%s", before, error)
+            await self.tell_admins(bot, "reload_failed", version=before, problems=error)
+            return
+        await self.tell_admins(bot, "reloaded", version=version, entries=len(self.desk.kb))
+
+    def install_update(self, folder: Path) -> str:
+        """The knowledge-base updater's install callback (runs in its worker thread)."""
+        return self.desk.reload(folder / "knowledge_base", folder / "bot" / "messages.yaml")
+
     def one_line(self, key: str) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
         """A handler that answers with one of the bot's own texts (photos, edits ...)."""
 
@@ -429,7 +461,7 @@ def run_bot(
         log.warning("running without a query log (--no-log): no question will be recorded")
         query_log = None
     desk = Desk.load(settings, query_log)
-    app, _ = build_application(settings, desk)
+    app, handlers = build_application(settings, desk)
     log.info(
         "Rights Desk starting: %s entries (%s), %s",
         len(desk.kb),
@@ -437,7 +469,7 @@ def run_bot(
         "webhook" if webhook else "long polling",
     )
     try:
-        return asyncio.run(serve(app, settings, webhook=webhook))
+        return asyncio.run(serve(app, settings, webhook=webhook, handlers=handlers))
     except InvalidToken:
         print(
             "rightsdesk: Telegram rejected the bot token. Check TELEGRAM_BOT_TOKEN"
@@ -458,11 +490,14 @@ async def serve(
     *,
     webhook: WebhookOptions | None = None,
     poll_timeout: float = 10.0,
+    handlers: Handlers | None = None,
 ) -> int:
     """Initialise ``app``, receive updates until SIGINT or SIGTERM, and shut down cleanly.
 
     Updates are confirmed to Telegram only once handled (see
-    :mod:`rightsdesk.telegram_delivery`), in both polling and webhook mode.
+    :mod:`rightsdesk.telegram_delivery`), in both polling and webhook mode. With ``handlers``,
+    SIGHUP reloads the content and, if ``RIGHTSDESK_KB_URL`` is set, signed updates are
+    pulled on schedule; both tell the admins what happened.
     """
     loop = asyncio.get_running_loop()
     async with app:
@@ -489,6 +524,18 @@ async def serve(
         signals = (signal.SIGINT, signal.SIGTERM)
         for number in signals:
             loop.add_signal_handler(number, receiver.stop)
+        chores: set[asyncio.Task[None]] = set()
+
+        def soon(job: Coroutine[Any, Any, None]) -> None:
+            task = loop.create_task(job)
+            chores.add(task)
+            task.add_done_callback(chores.discard)
+
+        if handlers is not None:
+            loop.add_signal_handler(signal.SIGHUP, lambda: soon(handlers.reload(app.bot)))
+            if settings.kb_url is not None:
+                updater = _kb_updater(settings, handlers, app.bot, soon)
+                soon(updater.run())
         try:
             if isinstance(receiver, Poller):
                 await receiver.run()
@@ -506,8 +553,31 @@ async def serve(
             )
             return 3
         finally:
-            for number in signals:
+            for number in (*signals, signal.SIGHUP):
                 loop.remove_signal_handler(number)
+            for task in chores:
+                task.cancel()
             if app.post_stop is not None:
                 await app.post_stop(app)
     return 0
+
+
+def _kb_updater(
+    settings: Settings,
+    handlers: Handlers,
+    bot: Bot,
+    soon: Callable[[Coroutine[Any, Any, None]], None],
+) -> KbUpdater:
+    loop = asyncio.get_running_loop()
+
+    def install(folder: Path) -> str:
+        version = handlers.install_update(folder)
+        loop.call_soon_threadsafe(
+            soon, handlers.tell_admins(bot, "kb_update_installed", version=version)
+        )
+        return version
+
+    def report(sentence: str) -> None:
+        soon(handlers.tell_admins(bot, "kb_update_failed", reason=sentence))
+
+    return KbUpdater(settings, install=install, report=report, live_version=handlers.desk.version)
