@@ -55,7 +55,7 @@ def test_a_good_reload_puts_the_new_content_live(desk_and_settings) -> None:
     _add_phrasing(settings.kb_dir)
     version = desk.reload()
     assert version != before and desk.version == version
-    result, reply = desk.answer(NEW_PHRASING, asker)
+    result, _ = desk.answer(NEW_PHRASING, asker)
     assert result.best is not None and result.best.entry.ref == "II.7"
 
 
