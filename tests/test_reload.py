@@ -132,3 +132,63 @@ def test_sighup_reloads_a_running_bot_and_tells_the_admin(
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err[-2000:]
+
+
+def test_a_signed_update_is_pulled_installed_and_announced_to_the_admin(
+    fake_bot_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    import base64
+    import threading
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from bundle_factory import copy_content, raw_public
+    from rightsdesk.kb_bundle import build_bundle
+    from test_kb_updates import Served, _Handler, _Server
+
+    kb_dir, messages_path = copy_content(tmp_path / "published")
+    _add_phrasing(kb_dir)
+    key = Ed25519PrivateKey.generate()
+    build_bundle(kb_dir, messages_path, key, tmp_path / "kb.tar.gz")
+    httpd = _Server(("127.0.0.1", 0), _Handler)
+    httpd.served = Served(body=(tmp_path / "kb.tar.gz").read_bytes())
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    live = _copy(tmp_path / "live")
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": fake_bot_api.token,
+        "TELEGRAM_API_URL": fake_bot_api.base_url,
+        "RIGHTSDESK_DB": str(tmp_path / "data" / "bot.db"),
+        "RIGHTSDESK_SECRET": SECRET.decode(),
+        "RIGHTSDESK_ADMINS": str(ADMIN),
+        "RIGHTSDESK_KB": str(live.kb_dir),
+        "RIGHTSDESK_MESSAGES": str(live.messages_path),
+        "RIGHTSDESK_KB_URL": f"http://127.0.0.1:{httpd.server_address[1]}/kb.tar.gz",
+        "RIGHTSDESK_KB_PUBLIC_KEY": base64.b64encode(raw_public(key)).decode(),
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rightsdesk.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        [told] = fake_bot_api.wait_for(
+            "sendMessage", count=1, predicate=lambda c: c.params["chat_id"] == ADMIN, timeout=90
+        )
+        assert told.params["text"].startswith("Knowledge base update installed")
+        fake_bot_api.send_text(4244, NEW_PHRASING)
+        [answer] = fake_bot_api.wait_for(
+            "sendMessage", count=1, predicate=lambda c: c.params["chat_id"] == 4244, timeout=30
+        )
+        assert "II.7" in answer.params["text"]  # the bundle's new phrasing is live
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+        httpd.shutdown()
+        httpd.server_close()
+    assert process.returncode == 0, err[-2000:]
+    assert (live.kb_dir / II_7).read_text(encoding="utf-8").count(NEW_PHRASING) == 0
