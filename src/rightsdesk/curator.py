@@ -40,7 +40,7 @@ from rightsdesk.knowledge_base import (
 from rightsdesk.localized import DEFAULT_LANGUAGE, LANGUAGES
 from rightsdesk.log_words import MASK
 from rightsdesk.matching import Matcher, normalise
-from rightsdesk.yaml_source import PathKey, YamlSyntaxError, load_yaml
+from rightsdesk.yaml_source import PathKey, YamlDocument, YamlSyntaxError, load_yaml
 
 __all__ = ["Applied", "Suggestion", "apply", "format_suggestions", "suggest"]
 
@@ -293,9 +293,10 @@ def apply(path: Path, kb_root: Path) -> Applied:
     problem). Phrasings an entry already has, in the matcher's eyes or in `kb check`'s, are
     skipped, as are those on another entry in the same language.
     """
+    doc = _load(path)  # before the knowledge base: a typo in the file is reported at once
     kb = load_knowledge_base(kb_root)
     result = Applied()
-    accepted = _read(path, kb, result)
+    accepted = _read(doc, kb, result)
     taken = _taken(kb)
     additions: dict[tuple[Path, PathKey], list[str]] = defaultdict(list)
     for item in accepted:
@@ -338,13 +339,17 @@ def apply(path: Path, kb_root: Path) -> Applied:
     return result
 
 
-def _read(path: Path, kb: KnowledgeBase, result: Applied) -> list[_Accepted]:
+def _load(path: Path) -> YamlDocument:
     try:
-        doc = load_yaml(path)
+        return load_yaml(path)
     except FileNotFoundError:
         raise KnowledgeBaseError([Problem(path, 1, "suggestion file not found")]) from None
     except YamlSyntaxError as error:
         raise KnowledgeBaseError([Problem(error.path, error.line, error.message)]) from None
+
+
+def _read(doc: YamlDocument, kb: KnowledgeBase, result: Applied) -> list[_Accepted]:
+    path = doc.path
     problems: list[Problem] = []
 
     def problem(key: PathKey, message: str) -> None:

@@ -122,7 +122,7 @@ class Desk:
             emergencies=emergencies,
             referrals=referrals,
             sectors=sectors,
-            today=lambda: clock().date(),
+            today=lambda: self._clock().date(),
         )
         self.factsheets = FactSheets(kb, messages, sectors)
         self._sheets: OrderedDict[tuple[str, str], bytes] = OrderedDict()
