@@ -32,13 +32,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))  # for fake_bot_api
 
-from telegram.ext import ApplicationBuilder
+from telegram import Update
+from telegram.ext import ApplicationBuilder, MessageHandler, filters
 
 from fake_bot_api import FakeBotAPI
 from rightsdesk.config import Settings
 from rightsdesk.desk import Desk
 from rightsdesk.query_log import QueryLog
 from rightsdesk.telegram_bot import build_application
+from rightsdesk.telegram_delivery import Poller
 
 QUESTIONS = [
     "can police detain someone just for using drugs",
@@ -82,7 +84,9 @@ def _fake_server(conn: Connection) -> None:
                 return
 
 
-async def run(updates: int, users: int, *, rate_limited: bool) -> dict[str, object]:
+async def run(
+    updates: int, users: int, *, rate_limited: bool, echo: bool = False
+) -> dict[str, object]:
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.Process(target=_fake_server, args=(child,), daemon=True)
     server.start()
@@ -98,9 +102,20 @@ async def run(updates: int, users: int, *, rate_limited: bool) -> dict[str, obje
             }
         )
         log = QueryLog(settings.db_path, secret=settings.secret or b"").open()
-        desk = Desk.load(settings, log)
-        builder = ApplicationBuilder().get_updates_read_timeout(3)
-        app, _ = build_application(settings, desk, builder=builder, rate_limited=rate_limited)
+        if echo:
+            # A bare python-telegram-bot echo bot, as its own examples write one: the
+            # ceiling any bot on this library, machine and fake can reach.
+            app = ApplicationBuilder().token(token).base_url(base_url).build()
+
+            async def reply_in_kind(update: Update, context: object) -> None:
+                assert update.effective_message is not None
+                await update.effective_message.reply_text(update.effective_message.text or "")
+
+            app.add_handler(MessageHandler(filters.TEXT, reply_in_kind))
+        else:
+            desk = Desk.load(settings, log)
+            builder = ApplicationBuilder()
+            app, _ = build_application(settings, desk, builder=builder, rate_limited=rate_limited)
         handling: list[float] = []
         process_update = app.process_update
 
@@ -112,16 +127,28 @@ async def run(updates: int, users: int, *, rate_limited: bool) -> dict[str, obje
             finally:
                 handling.append((time.perf_counter() - started) * 1000.0)
 
-        app.process_update = timed  # type: ignore[method-assign]
         async with app:
-            await app.updater.start_polling(poll_interval=0, timeout=1)
-            await app.start()
+            if echo:
+                app.process_update = timed  # type: ignore[method-assign]
+                assert app.updater is not None
+                await app.updater.start_polling(poll_interval=0, timeout=1)
+                await app.start()
+            else:
+                poller = Poller(
+                    app.bot, timed, concurrency=settings.concurrent_updates, poll_timeout=1
+                )
+                polling = asyncio.create_task(poller.run())
             parent.send(("push", updates, users))
             pushed = await asyncio.to_thread(parent.recv)
             parent.send(("wait", updates))
             answered = await asyncio.to_thread(parent.recv)
-            await app.updater.stop()
-            await app.stop()
+            if echo:
+                assert app.updater is not None
+                await app.updater.stop()
+                await app.stop()
+            else:
+                poller.stop()
+                await polling
         log.close()
         parent.send(("stop",))
         server.join(timeout=10)
@@ -139,7 +166,11 @@ async def run(updates: int, users: int, *, rate_limited: bool) -> dict[str, obje
         for asked, reply in zip(times, sorted(replies[user]), strict=False)
     ]
     return {
-        "mode": "production (AIORateLimiter)" if rate_limited else "capacity (no limiter)",
+        "mode": "bare PTB echo bot"
+        if echo
+        else "production (AIORateLimiter)"
+        if rate_limited
+        else "capacity (no limiter)",
         "updates": updates,
         "users": users,
         "replies": len(answered),
@@ -164,7 +195,8 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-    results = [asyncio.run(run(args.updates, args.users, rate_limited=False))]
+    echo = asyncio.run(run(args.updates, args.users, rate_limited=False, echo=True))
+    results = [echo, asyncio.run(run(args.updates, args.users, rate_limited=False))]
     if not args.skip_production:
         results.append(asyncio.run(run(args.updates, args.users, rate_limited=True)))
     if args.json:
@@ -178,6 +210,8 @@ def main() -> int:
             f"p99 {r['queued_p99_ms']} ms; answered once each: {r['every_update_answered_once']}, "
             f"errors {r['errors']}, log write failures {r['log_write_failures']}"
         )
+    ratio = float(results[1]["updates_per_second"]) / float(echo["updates_per_second"])  # type: ignore[arg-type]
+    print(f"capacity / echo bot: {ratio:.0%} (target: at least 60%)")
     print("(handling: inside the bot, per update. In-queue latency: from the update reaching")
     print(" the fake Bot API to the reply arriving there, with all updates sent at once.)")
     return 0

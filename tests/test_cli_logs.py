@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import SECRET
 from rightsdesk.cli import main
@@ -67,6 +68,23 @@ def test_gaps_groups_near_duplicates_and_withholds_rare_ones(
     assert report["withheld"] >= 1
     assert main(["logs", "gaps"]) == 0
     assert "village head" in capsys.readouterr().out
+
+
+def test_gaps_suggest_writes_a_file_for_an_editor(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "suggestions.yaml"
+    assert main(["logs", "gaps", "--suggest", str(out)]) == 0
+    assert f"written to {out}" in capsys.readouterr().out
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# Suggested new phrasings")
+    assert "kratom" not in text  # one person asked it
+    [item] = yaml.safe_load(text)["suggestions"]
+    # Nothing in the base is close to the village head's camp: a stub, with the wording
+    # four people sent, once (they differ only in question marks).
+    assert item["new_entry"]["id"] == "TODO" and item["lang"] == "en"
+    [question] = item["new_entry"]["questions"]
+    assert question.rstrip(" ?") == "can the village head send my brother to a camp"
 
 
 def test_export_gives_aggregates_by_default_and_redacted_rows_on_request(

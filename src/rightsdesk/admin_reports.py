@@ -22,7 +22,7 @@ import textwrap
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -91,6 +91,9 @@ class Gap:
     askers: int
     closest_entry: str | None
     examples: tuple[str, ...]
+    # The language each example was asked in (the most common one, when the k or more
+    # people who sent it did not all use the same): where a new phrasing of it belongs.
+    example_languages: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -347,6 +350,7 @@ def gaps(
             continue
         kinds = Counter(r["kind"] for r in rows)
         entries = Counter(r["top_id"] for r in rows if r["top_id"])
+        examples = _examples([r["text"] for r in rows if _normalise(r["text"]) in shareable])
         shown.append(
             Gap(
                 kind=min(kinds, key=lambda kd: (-kinds[kd], _GAP_KINDS.index(kd))),
@@ -354,13 +358,21 @@ def gaps(
                 count=len(rows),
                 askers=people,
                 closest_entry=entries.most_common(1)[0][0] if entries else None,
-                examples=tuple(
-                    _examples([r["text"] for r in rows if _normalise(r["text"]) in shareable])
-                ),
+                examples=tuple(examples),
+                example_languages=_languages(examples, rows),
             )
         )
     shown.sort(key=lambda g: (-g.count, -g.askers, g.examples[:1]))
     return GapReport(tuple(shown), withheld)
+
+
+def _languages(examples: Sequence[str], rows: Sequence[Row]) -> dict[str, str]:
+    by_text: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        by_text[row["text"]][row["lang"] or ""] += 1
+    return {
+        text: min(by_text[text], key=lambda lang: (-by_text[text][lang], lang)) for text in examples
+    }
 
 
 def format_gaps(report: GapReport) -> str:

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,11 +22,13 @@ from rightsdesk.knowledge_base import (
     KnowledgeBase,
     KnowledgeBaseError,
     load_knowledge_base,
+    review_warnings,
 )
 from rightsdesk.localized import LANGUAGES
 from rightsdesk.query_log import QueryLogError
 
 if TYPE_CHECKING:
+    from rightsdesk.admin_reports import GapReport
     from rightsdesk.desk import AnyQueryLog, Desk
 
 
@@ -79,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     readable.add_argument("--lang", choices=LANGUAGES, action="append", help="only these")
     readable.add_argument("--entries", action="store_true", help="one line per entry")
     readable.set_defaults(handler=_kb_readability)
+
+    apply = kb_sub.add_parser(
+        "apply", help="add the accepted phrasings of a `logs gaps --suggest` file, then check"
+    )
+    apply.add_argument("file", type=Path, metavar="FILE")
+    _kb_option(apply)
+    apply.set_defaults(handler=_kb_apply)
 
     listing = kb_sub.add_parser("list", help="list the entries")
     _kb_option(listing)
@@ -180,6 +189,13 @@ def _parser() -> argparse.ArgumentParser:
     gaps = logs_sub.add_parser("gaps", help="unanswered and unhelpful questions, grouped")
     gaps.add_argument("--since", default="all")
     gaps.add_argument("--json", action="store_true")
+    gaps.add_argument(
+        "--suggest",
+        type=Path,
+        metavar="FILE",
+        help="write new phrasings for the closest entries to FILE (YAML), for an editor",
+    )
+    _kb_option(gaps)
     gaps.set_defaults(handler=_logs_gaps)
     export = logs_sub.add_parser("export", help="export aggregates (or redacted rows)")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -277,7 +293,30 @@ def _kb_check(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(sectors)} sector views; version {kb.version}"
     )
     _print_readability(kb)
+    overdue = review_warnings(kb, date.today())
+    for warning in overdue:
+        print(warning)
+    print(f"Overdue for review (last reviewed more than 12 months ago): {len(overdue)} entries")
     return 0
+
+
+def _kb_apply(args: argparse.Namespace, settings: Settings) -> int:
+    from rightsdesk import curator
+
+    root = args.kb or settings.kb_dir
+    applied = curator.apply(args.file, root)
+    for line in (*applied.skipped, *applied.stubs):
+        print(line)
+    print(applied.summary())
+    print()
+    status = _kb_check(argparse.Namespace(kb=root, messages=None), settings)
+    if status:
+        changed = ", ".join(str(p) for p in applied.files) or "none"
+        print(
+            f"kb check failed after applying. Files changed: {changed}; `git diff` shows how.",
+            file=sys.stderr,
+        )
+    return status
 
 
 def _print_readability(kb: KnowledgeBase) -> None:
@@ -756,10 +795,36 @@ def _logs_gaps(args: argparse.Namespace, settings: Settings) -> int:
     from rightsdesk import admin_reports
 
     report = admin_reports.gaps(settings.db_path, since=_period(args.since), k=settings.k_anonymity)
+    if args.suggest:
+        return _suggest(args, settings, report)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         print(admin_reports.format_gaps(report))
+    return 0
+
+
+def _suggest(args: argparse.Namespace, settings: Settings, report: GapReport) -> int:
+    from rightsdesk import curator
+    from rightsdesk.matching import Matcher
+
+    matcher = Matcher(_kb(args, settings))
+    suggestions = curator.suggest(report, matcher)
+    args.suggest.write_text(
+        curator.format_suggestions(
+            suggestions,
+            report,
+            k=settings.k_anonymity,
+            answer=matcher.thresholds.answer,
+            file=str(args.suggest),
+        ),
+        encoding="utf-8",
+    )
+    stubs = sum(s.stub for s in suggestions)
+    print(
+        f"{len(suggestions) - stubs} suggestion(s) for existing entries and {stubs} stub(s)"
+        f" written to {args.suggest}. Review it, then run `rightsdesk kb apply {args.suggest}`."
+    )
     return 0
 
 

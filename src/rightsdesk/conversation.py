@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Literal
 
 from rightsdesk.decision import Decision
@@ -101,8 +102,10 @@ class Conversation:
         emergencies: Emergencies | None = None,
         referrals: Referrals | None = None,
         sectors: Sectors | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self.kb = kb
+        self.today = today
         self.sectors = sectors
         self.messages = messages
         self.emergencies = emergencies
@@ -150,7 +153,11 @@ class Conversation:
             entries=len(self.kb),
             reviewed=self.kb.latest_review,
         )
-        return Reply(tuple(Block("text", p) for p in text.split("\n\n")), lang=lang)
+        overdue = self.messages.get(
+            "about_overdue", lang, count=len(self.kb.overdue_for_review(self.today()))
+        )
+        blocks = (*(Block("text", p) for p in text.split("\n\n")), Block("text", overdue))
+        return Reply(blocks, lang=lang)
 
     def languages(self, lang: str) -> Reply:
         rows = tuple((Button(NATIVE_NAMES[code], f"l:{code}"),) for code in LANGUAGES)

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -124,6 +124,7 @@ class Desk:
             referrals=referrals,
             sectors=sectors,
             known_words=known_words,
+            today=lambda: self._clock().date(),
         )
         self.query_log: AnyQueryLog = query_log or NullQueryLog()
         self._clock = clock
@@ -506,6 +507,7 @@ class Library:
         referrals: Referrals | None = None,
         sectors: Sectors | None = None,
         known_words: KnownWords | None = None,
+        today: Callable[[], date] | None = None,
     ) -> Library:
         conversation = Conversation(
             kb,
@@ -515,6 +517,7 @@ class Library:
             emergencies=emergencies,
             referrals=referrals,
             sectors=sectors,
+            today=today or date.today,
         )
         return cls(
             kb,
@@ -529,7 +532,13 @@ class Library:
         )
 
     @classmethod
-    def load(cls, settings: Settings, kb_dir: Path, messages_path: Path) -> Library:
+    def load(
+        cls,
+        settings: Settings,
+        kb_dir: Path,
+        messages_path: Path,
+        today: Callable[[], date] | None = None,
+    ) -> Library:
         """Every content file checked together (as `rightsdesk kb check` does), then built.
 
         Raises :class:`ReloadError` with every problem, each naming its file and line."""
@@ -553,6 +562,7 @@ class Library:
             emergencies=found.emergencies,
             referrals=found.referrals,
             sectors=found.sectors,
+            today=today,
         )
 
     def known_words(self) -> KnownWords:

@@ -36,6 +36,7 @@ SECTORS_FILE = "sectors.yaml"
 WORDS_DIR = "languages"
 MIN_DECLINE_QUESTIONS = 5
 MIN_TRANSLATED_QUESTIONS = 20
+REVIEW_EVERY_MONTHS = 12  # an entry last reviewed longer ago than this is due again
 Details = Mapping[str, tuple[str, ...]]  # "shall" / "should" / "may" / "notes" -> items
 
 
@@ -195,6 +196,45 @@ class KnowledgeBase:
     @property
     def latest_review(self) -> str:
         return max((e.review.date for e in self.entries), default="")
+
+    def overdue_for_review(self, today: date) -> tuple[Entry, ...]:
+        """Entries last reviewed more than :data:`REVIEW_EVERY_MONTHS` months before ``today``:
+        the law and the practice they describe may have moved on since."""
+        due = _months_before(today, REVIEW_EVERY_MONTHS)
+        return tuple(e for e in self.entries if date.fromisoformat(e.review.date) < due)
+
+
+def _months_before(day: date, months: int) -> date:
+    """The same day ``months`` earlier, or the month's last day when it is shorter
+    (29 February one year back is 28 February)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    for last in (day.day, 30, 29, 28):
+        try:
+            return date(year, month + 1, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("every month has 28 days")
+
+
+def review_warnings(kb: KnowledgeBase, today: date) -> list[Problem]:
+    """One line per entry overdue for review, pointing at its review date: not a problem
+    that stops the bot, but work for the editors."""
+    warnings = []
+    for entry in kb.overdue_for_review(today):
+        try:
+            line = load_yaml(entry.path).line_of("review", "date")
+        except (OSError, YamlSyntaxError):
+            line = 1
+        warnings.append(
+            Problem(
+                entry.path,
+                line,
+                f"warning: '{entry.id}' was last reviewed on {entry.review.date}, more than "
+                f"{REVIEW_EVERY_MONTHS} months ago: check it and update review.date",
+            )
+        )
+    return warnings
 
 
 def load_knowledge_base(root: Path) -> KnowledgeBase:

@@ -34,6 +34,7 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     "help": frozenset(),
     "privacy": frozenset({"retention_days", "k"}),
     "about": frozenset({"version", "entries", "reviewed"}),
+    "about_overdue": frozenset({"count"}),
     "none_found": frozenset(),
     "rephrase_hint": frozenset(),
     "did_you_mean": frozenset(),
