@@ -42,6 +42,9 @@ log = logging.getLogger("rightsdesk.telegram.delivery")
 
 # Telegram returns at most 100 updates per call.
 _LIMIT = 100
+# While updates are in flight, at most one poll per this many seconds: each poll fetches and
+# reads the in-flight ones again. Also the longest a new update waits for a busy bot to see it.
+_BUSY_POLL_GAP_S = 0.025
 
 
 class TokenRevoked(Exception):
@@ -155,6 +158,7 @@ class Poller:
         failures = 0
         try:
             while not self._stopping.is_set():
+                polled = time.monotonic()
                 try:
                     batch = await self._until_stopped(self._poll())
                 except _Transient as error:
@@ -177,9 +181,12 @@ class Poller:
                 fresh = self._dispatch(batch)
                 if not fresh and self.ledger.in_flight:
                     # Telegram keeps answering at once with the ones in flight: wait until one
-                    # finishes (or a moment passes) instead of spinning.
+                    # finishes (or a moment passes) instead of spinning, and then a little
+                    # longer, so that one poll (up to 100 updates to fetch and read again)
+                    # confirms many replies rather than one.
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._progress.wait(), 1.0)
+                    await self._sleep(_BUSY_POLL_GAP_S - (time.monotonic() - polled))
                 self._progress.clear()
         finally:
             await self._drain()
