@@ -73,7 +73,9 @@ def asker_of(update: Update) -> Asker | None:
     user = update.effective_user
     if user is None or not _is_id(user.id):
         return None
-    names = tuple(n for n in (user.first_name, user.last_name, user.username) if _is_text(n))
+    names = tuple(
+        n for n in (user.first_name, user.last_name, user.username) if isinstance(n, str) and n
+    )
     code = user.language_code if _is_text(user.language_code) else None
     return Asker(id=user.id, names=names, language_code=code)
 
