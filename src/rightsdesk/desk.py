@@ -43,6 +43,11 @@ T = TypeVar("T")
 CHOICES_KEPT = 100_000
 # Feedback tokens kept in memory: a press on an older answer is thanked but not recorded.
 TOKENS_KEPT = 200_000
+# What is matched of a message. Questions are a sentence or two, and matching time grows with
+# length: 100,000 characters took 8 s, during which nobody else got an answer.
+QUESTION_CHARS = 1_000
+# Telegram's own limit on button data: anything longer was not made by this bot.
+BUTTON_DATA_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,7 @@ class Desk:
     def answer(self, text: str, asker: Asker) -> tuple[MatchResult, Reply]:
         """:meth:`ask`, with what the matcher found (for `rightsdesk ask --json`)."""
         started = time.perf_counter()
+        text = question_text(text)
         # Before matching, and whatever it finds: an emergency card must not depend on it.
         found = self.emergencies.detect(text) if self.emergencies else None
         result = self.matcher.match(text)
@@ -288,7 +294,7 @@ class Desk:
     def press(self, data: str, asker: Asker) -> Reply:
         """A button pressed by ``asker``; ``data`` comes from the phone and may be forged."""
         lang = self.language(asker)
-        pressed = self.conversation.press(data, lang)
+        pressed = self.conversation.press(button_data(data), lang)
         now = self._clock()
         try:
             if pressed.feedback and (key := self._tokens.get(pressed.feedback[0])):
@@ -312,6 +318,7 @@ class Desk:
         """``/name`` sent by ``asker``. Admin commands exist only for admins."""
         lang = self.language(asker)
         c = self.conversation
+        name = name if isinstance(name, str) else ""
         command = COMMANDS_BY_NAME.get(name)
         if command is None or (command.admin and not self.is_admin(asker)):
             return self._for_phone(c.simple("unknown_command", lang), asker)
@@ -584,6 +591,25 @@ def _texts(messages: Messages, key: str) -> list[str]:
     for item in value.all():
         found.extend(item if isinstance(item, (list, tuple)) else [str(item)])
     return found
+
+
+def question_text(raw: object) -> str:
+    """What of a typed text is matched and logged: its first :data:`QUESTION_CHARS` visible
+    characters (see :func:`rightsdesk.languages.visible`); anything but a string is empty.
+
+    Every adapter's text passes here, so odd input is made harmless once, for all of them."""
+    if not isinstance(raw, str):
+        return ""
+    # Cut before scrubbing too, so that a huge text costs no more than a long one.
+    return languages.visible(raw[: QUESTION_CHARS * 4])[:QUESTION_CHARS]
+
+
+def button_data(raw: object) -> str:
+    """Button data as the conversation may read it: "" (an out-of-date button) for anything
+    this bot cannot have made: not a string, longer than Telegram allows, or not visible."""
+    if not isinstance(raw, str) or len(raw) > BUTTON_DATA_CHARS:
+        return ""
+    return languages.visible(raw)
 
 
 def _remember(memory: OrderedDict[int, T], key: int, value: T) -> None:

@@ -345,15 +345,24 @@ def _repair_thai(text: str) -> str:
 # prepare
 
 
+def visible(text: str) -> str:
+    """``text`` without zero-width characters, direction marks and overrides, other control
+    characters, or lone surrogates: what matching, emergency detection and the log see.
+
+    ZWJ and ZWNJ shape some scripts on screen, but no matching key depends on them."""
+    text = text.translate(_DROP_TABLE)
+    if not text.isascii():
+        # Lone surrogates come from badly decoded input and make str.encode() raise later.
+        text = _SURROGATE.sub("", text)
+    return text
+
+
 def prepare(text: str, *, detect_zawgyi: bool = True) -> Prepared:
     """Repair `text` into the Unicode form every matching key is built from.
 
     ``detect_zawgyi=False`` is for knowledge base texts, which `kb check` has already found to
     be Unicode: detection is the costliest step for Burmese."""
-    text = text.translate(_DROP_TABLE)
-    if not text.isascii():
-        # Lone surrogates come from badly decoded input and make str.encode() raise later.
-        text = _SURROGATE.sub("", text)
+    text = visible(text)
     encoding: Encoding | None = None
     if _HAS_MYANMAR.search(text):
         # Detect on the text as typed: NFC would reorder Zawgyi's marks (its asat is U+1039)

@@ -74,10 +74,45 @@ T = TypeVar("T")
 
 def asker_of(update: Update) -> Asker | None:
     user = update.effective_user
-    if user is None:
+    if user is None or not _is_id(user.id):
         return None
-    names = tuple(n for n in (user.first_name, user.last_name, user.username) if n)
-    return Asker(id=user.id, names=names, language_code=user.language_code)
+    names = tuple(
+        n for n in (user.first_name, user.last_name, user.username) if isinstance(n, str) and n
+    )
+    code = user.language_code if _is_text(user.language_code) else None
+    return Asker(id=user.id, names=names, language_code=code)
+
+
+def well_formed(update: Update) -> bool:
+    """Whether the fields the handlers read have the types Telegram documents.
+
+    The library does not check types: a text that is a list, or a chat id that is a string,
+    would otherwise fail deep in a filter or a send, and a send to a chat that does not exist
+    is retried, holding back the confirmation of every later update."""
+    user, chat, message = update.effective_user, update.effective_chat, update.effective_message
+    query = update.callback_query
+    return (
+        (user is None or _is_id(user.id))
+        and (chat is None or (_is_id(chat.id) and _is_text(chat.type)))
+        and (
+            message is None
+            or (
+                _is_id(message.message_id)
+                and (message.text is None or isinstance(message.text, str))
+                and (chat is not None)
+            )
+        )
+        and (query is None or query.data is None or isinstance(query.data, str))
+    )
+
+
+def _is_id(value: object) -> bool:
+    # Telegram ids fit in 52 bits; bool is an int to Python but never an id.
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def command_name(text: str) -> str:
@@ -161,6 +196,7 @@ class Handlers:
         self.sender = sender
         self.shredder = shredder
         self.errors = 0
+        self.malformed = 0
 
     async def respond(self, update: Update, message: Message, reply: Reply, asker: Asker) -> None:
         """Send ``reply``; in a private chat, let the shredder know both sides of it."""
@@ -194,7 +230,12 @@ class Handlers:
         return await self.sender.document(message, sheet)
 
     async def gate(self, update: Update, context: Context) -> None:
-        """Group -1, before every other handler: one flood check per update, whatever it is."""
+        """Group -1, before every other handler: one flood check per update, whatever it is.
+        Malformed updates stop here, before any filter reads them."""
+        if not well_formed(update):
+            self.malformed += 1
+            log.warning("update %s dropped: fields of the wrong type", update.update_id)
+            raise ApplicationHandlerStop
         asker = asker_of(update)
         if asker is None:
             return

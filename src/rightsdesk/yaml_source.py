@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 
 PathKey = tuple[str | int, ...]
+# Far deeper than any content file, far shallower than Python's recursion limit.
+MAX_DEPTH = 50
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -55,6 +57,8 @@ def load_yaml(path: Path) -> YamlDocument:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _refuse_aliases(path, node)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -76,6 +80,34 @@ def load_yaml(path: Path) -> YamlDocument:
     if node is not None:
         _record_lines(node, (), lines)
     return YamlDocument(path=path, data=data, lines=lines)
+
+
+def _refuse_aliases(path: Path, root: yaml.Node) -> None:
+    """Refuse anchors and aliases, before anything is built from them.
+
+    The content uses none, and an alias is how a small file becomes a huge value (the
+    "billion laughs": nine lines that expand to a billion strings and gigabytes of memory).
+    An alias is the same node met twice, so a walk that remembers what it met finds it in
+    the size of the file, not of its expansion."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            raise YamlSyntaxError(
+                path,
+                node.start_mark.line + 1,
+                "anchors and aliases (&name, *name) are not allowed: write the value out",
+            )
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise YamlSyntaxError(
+                path, node.start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep"
+            )
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((n, depth + 1) for pair in node.value for n in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((n, depth + 1) for n in node.value)
 
 
 def _record_lines(node: yaml.Node, key: PathKey, lines: dict[PathKey, int]) -> None:
