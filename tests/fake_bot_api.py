@@ -726,7 +726,9 @@ class FakeBotAPI:
                         call.status = failure.status
                         call.response = {"ok": False, "error_code": failure.status}
                         url = self.base_url.rsplit("/bot", 1)[0] + path
-                        page = f"<html><body><h1>{failure.description}</h1><p>{url}</p></body></html>"
+                        page = (
+                            f"<html><body><h1>{failure.description}</h1><p>{url}</p></body></html>"
+                        )
                         self._cond.notify_all()
                         return failure.status, page.encode("utf-8")
                     raise _BotAPIError(failure.status, failure.description, failure.parameters)

@@ -64,7 +64,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def _report(mode: str, answers: collections.Counter[int], **figures: float) -> tuple[int, int]:
     lost = sum(1 for u in USERS if answers[u] == 0)
     twice = sum(1 for u in USERS if answers[u] > 1)
-    shown = ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
+    shown = ", ".join(
+        f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items()
+    )
     print(f"\n[{mode}] {PEOPLE} people: lost {lost}, answered twice {twice}; {shown}")
     return lost, twice
 
