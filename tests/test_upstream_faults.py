@@ -90,6 +90,13 @@ def test_a_burst_of_404s_on_get_updates_is_outlasted(running: Running) -> None:
     assert_clean(running.log(), running.fake)
 
 
+def test_404s_on_send_message_from_a_proxy_are_outlasted(running: Running) -> None:
+    running.fake.fail_next("sendMessage", status=404, times=2)
+    running.ask()
+    assert len([c for c in running.fake.calls("sendMessage") if c.status == 404]) == 2
+    assert_clean(running.log(), running.fake)
+
+
 def test_502s_on_get_updates_and_send_message_are_outlasted(running: Running) -> None:
     running.fake.fail_next("getUpdates", status=502, times=3)
     running.fake.fail_next("sendMessage", status=502, times=3)
