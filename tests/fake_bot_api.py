@@ -112,6 +112,14 @@ def _bad_request(description: str) -> _BotAPIError:
     return _BotAPIError(400, f"Bad Request: {description}")
 
 
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    description: str
+    parameters: JSON | None = None
+    html: bool = False  # answer a non-JSON page echoing the request URL, token included
+
+
 class _HangUp(Exception):
     """The client closed the connection while we held its request: send nothing."""
 
@@ -305,6 +313,13 @@ def _command_entities(text: str) -> list[JSON]:
 class _Server(ThreadingHTTPServer):
     fake: FakeBotAPI
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client killed mid-request (tests SIGKILL the bot) is expected: no traceback."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 keeps connections alive, as with the real API; without TCP_NODELAY every answer
@@ -317,7 +332,11 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence per-request logging: the URL contains the bot token."""
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if len(body) < length:  # the client died mid-request (a SIGKILL): nothing to answer
+            self.close_connection = True
+            return
         content_type = self.headers.get("Content-Type", "")
         status, payload = self.server.fake._handle(
             self.path, body, self._client_alive, content_type
@@ -325,10 +344,13 @@ class _Handler(BaseHTTPRequestHandler):
         if payload is None:  # the client went away while we held its long poll
             self.close_connection = True
             return
-        # ASCII escapes, as Telegram's own: a lone surrogate ("\\ud800") has no UTF-8 form.
-        data = json.dumps(payload).encode("utf-8")
+        if isinstance(payload, bytes):  # a proxy's error page, not the Bot API
+            data, kind = payload, "text/html; charset=utf-8"
+        else:
+            # ASCII escapes, as Telegram's own: a lone surrogate ("\\ud800") has no UTF-8 form.
+            data, kind = json.dumps(payload).encode("utf-8"), "application/json"
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -381,7 +403,8 @@ class FakeBotAPI:
         self._present: dict[tuple[int, int], int] = {}
         self._documents: dict[tuple[int, int], Upload] = {}
         self._open_callback_queries: set[str] = set()
-        self._failures: dict[str, list[tuple[int, str, JSON | None]]] = {}
+        self._failures: dict[str, list[_Failure]] = {}
+        self._hangs: dict[str, list[float]] = {}
         self._token_rejected = False
         self._poll_generation = 0
 
@@ -499,16 +522,6 @@ class FakeBotAPI:
             }
             self._push({"callback_query": query})
 
-    def push_update(self, update: JSON) -> None:
-        """Queue ``update`` exactly as given (fuzzing: any shape, any types), with the next
-        ``update_id`` unless it carries its own."""
-        with self._cond:
-            if "update_id" in update:
-                self._updates.append(update)
-                self._cond.notify_all()
-            else:
-                self._push(update)
-
     def _user_message(
         self, user: JSON, chat: JSON, text: str | None = None, entities: Any = (), **content: Any
     ) -> None:
@@ -624,11 +637,44 @@ class FakeBotAPI:
         """
         if status == 429:
             description = f"Too Many Requests: retry after {retry_after}"
-            failure: tuple[int, str, JSON | None] = (429, description, {"retry_after": retry_after})
+            failure = _Failure(429, description, {"retry_after": retry_after})
         else:
-            failure = (status, HTTPStatus(status).phrase, None)
+            failure = _Failure(status, HTTPStatus(status).phrase)
         with self._cond:
             self._failures.setdefault(method, []).extend([failure] * times)
+
+    def fail_next_with_page(self, method: str, *, status: int = 502, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with an HTML page, not JSON, that quotes
+        the request URL (token included), as a misconfigured proxy or captive portal does."""
+        failure = _Failure(status, HTTPStatus(status).phrase, html=True)
+        with self._cond:
+            self._failures.setdefault(method, []).extend([failure] * times)
+
+    def hang_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Hold the next ``times`` calls of ``method`` for ``seconds`` (or until the client gives
+        up), then close the connection without an answer and without carrying the call out."""
+        with self._cond:
+            self._hangs.setdefault(method, []).extend([seconds] * times)
+
+    def accept_token(self) -> None:
+        """Undo :meth:`reject_token`: requests are answered again."""
+        with self._cond:
+            self._token_rejected = False
+
+    def push_update(self, update: JSON) -> int:
+        """Queue ``update`` exactly as given, with the next ``update_id`` unless it has one, even
+        if python-telegram-bot cannot read it. Returns its update id."""
+        with self._cond:
+            if "update_id" not in update:
+                update = {"update_id": next(self._update_ids), **update}
+            self._updates.append(update)
+            self._cond.notify_all()
+            return int(update["update_id"])
+
+    def pending_update_ids(self) -> list[int]:
+        """The ids of the updates Telegram still holds (not yet confirmed by an offset)."""
+        with self._cond:
+            return [u["update_id"] for u in self._updates]
 
     def reject_token(self) -> None:
         """Answer every request 401 Unauthorized, as Telegram does for a revoked token.
@@ -646,8 +692,9 @@ class FakeBotAPI:
         body: bytes,
         client_alive: Callable[[], bool],
         content_type: str = "application/x-www-form-urlencoded",
-    ) -> tuple[int, JSON | None]:
-        """Answer ``/bot<token>/<method>``: (status, body), or body None to hang up."""
+    ) -> tuple[int, JSON | bytes | None]:
+        """Answer ``/bot<token>/<method>``: (status, body), or body None to hang up. A bytes body
+        is an HTML page, not the Bot API's JSON."""
         route = re.fullmatch(r"/bot([^/]+)/([^/?]+)", path)
         if route is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
@@ -655,24 +702,40 @@ class FakeBotAPI:
         files: dict[str, Upload] = {}
         if content_type.startswith("multipart/form-data"):
             raw, files = parse_multipart(body, content_type)
+            params = decode_params(raw)
         elif content_type.startswith("application/json"):
             # The poller (httpx) posts JSON; read as a form, its offset was never seen, so
             # nothing was ever confirmed and no poll went past the first 100 updates.
             decoded = json.loads(body or b"{}")
             params = decoded if isinstance(decoded, dict) else {}
         else:
-            raw = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-        if not content_type.startswith("application/json"):
-            params = decode_params(raw)
+            params = decode_params(dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)))
         call = Call(method, params, time.monotonic(), files=files)
         with self._cond:
             self._calls.append(call)
             self._cond.notify_all()
+            hang = self._hangs[method].pop(0) if self._hangs.get(method) else None
+        if hang is not None:
+            deadline = time.monotonic() + hang
+            while time.monotonic() < deadline and client_alive():
+                time.sleep(0.05)
+            return 0, None
+        with self._cond:
             try:
                 if token != self.token or self._token_rejected:
                     raise _BotAPIError(401, "Unauthorized")
                 if self._failures.get(method):
-                    raise _BotAPIError(*self._failures[method].pop(0))
+                    failure = self._failures[method].pop(0)
+                    if failure.html:
+                        call.status = failure.status
+                        call.response = {"ok": False, "error_code": failure.status}
+                        url = self.base_url.rsplit("/bot", 1)[0] + path
+                        page = (
+                            f"<html><body><h1>{failure.description}</h1><p>{url}</p></body></html>"
+                        )
+                        self._cond.notify_all()
+                        return failure.status, page.encode("utf-8")
+                    raise _BotAPIError(failure.status, failure.description, failure.parameters)
                 if method == "getUpdates":
                     result = self._get_updates(call.params, client_alive)
                 elif method == "sendDocument":
@@ -706,7 +769,7 @@ class FakeBotAPI:
             if generation != self._poll_generation:
                 raise _BotAPIError(409, _CONFLICT_POLL)
             if self._updates:
-                return self._updates[:100]
+                return self._updates[: min(100, params.get("limit") or 100)]
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []

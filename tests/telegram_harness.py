@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,3 +120,33 @@ async def running_bot(fake_bot_api: FakeBotAPI, tmp_path: Path) -> AsyncIterator
             await polling
             await handlers.shredder.stop()
     log.close()
+
+
+def start_rightsdesk_run(
+    fake: FakeBotAPI, tmp_path: Path, output: Path, *args: str, **env: str
+) -> subprocess.Popen[bytes]:
+    """``rightsdesk run`` as a child process against the fake; ``env`` adds or overrides
+    variables (RIGHTSDESK_TOKEN_REVOKED_AFTER_S=...).
+
+    Its stdout and stderr go to the file ``output`` (appended), not a pipe: a pipe nobody reads
+    fills up and blocks a busy bot mid-reply.
+    """
+    from conftest import ROOT, SECRET
+
+    full_env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_URL": fake.base_url,
+        "RIGHTSDESK_DB": str(tmp_path / "bot.db"),
+        "RIGHTSDESK_SECRET": SECRET.decode(),
+        "NO_PROXY": "127.0.0.1,localhost",
+        **env,
+    }
+    with output.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "rightsdesk.cli", "run", *args],
+            env=full_env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )

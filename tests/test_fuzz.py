@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from conftest import SECRET, make_desk
 from fake_bot_api import FakeBotAPI
 from rightsdesk.desk import Asker

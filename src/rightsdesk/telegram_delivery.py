@@ -172,7 +172,7 @@ class Poller:
                     failures += 1
                     self.stats.poll_failures += 1
                     await self._check_token()
-                    await self._sleep(self._backoff(failures))
+                    await self._sleep(self._until_revoked(self._backoff(failures)))
                     continue
                 if batch is None:  # stopping
                     break
@@ -313,6 +313,14 @@ class Poller:
         self._first_rejection = None
 
     # -- waiting
+
+    def _until_revoked(self, delay: float) -> float:
+        """``delay``, cut short so that the check after it falls when ``revoked_after_s`` is
+        up: doubling backoff alone overshot it by up to half again."""
+        if self._first_rejection is None:
+            return delay
+        left = self._first_rejection + self.revoked_after_s - time.monotonic()
+        return min(delay, max(0.05, left))
 
     def _backoff(self, failures: int) -> float:
         base: float = min(self.max_backoff_s, 0.25 * 2.0 ** min(failures, 10))
