@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from rightsdesk.config import Settings
 from rightsdesk.conversation import NO_QUERY, Conversation, Reply
 from rightsdesk.emergency import Emergencies
 from rightsdesk.factsheet import FactSheetError, FactSheets
-from rightsdesk.knowledge_base import KnowledgeBase
+from rightsdesk.knowledge_base import KnowledgeBase, KnowledgeBaseError, Problem
 from rightsdesk.languages import fold, tokens
 from rightsdesk.localized import LANGUAGES
 from rightsdesk.log_words import KnownWords, SharedWords
@@ -479,8 +479,17 @@ class Desk:
         return "\n".join(lines)
 
 
-class ReloadError(Exception):
-    """New content failed its checks; the message lists the problems (file:line: ...)."""
+class ReloadError(KnowledgeBaseError):
+    """Content failed its checks, at start or on a reload; the message lists the first
+    problems (file:line: ...) and how many more there are, short enough for a chat."""
+
+    def __init__(self, problems: Sequence[object]) -> None:
+        lines = [str(p) for p in problems]
+        more = len(lines) - 5
+        Exception.__init__(
+            self, "\n".join(lines[:5] + ([f"... and {more} more"] if more > 0 else []))
+        )
+        self.problems = [p for p in problems if isinstance(p, Problem)]
 
 
 @dataclass
@@ -559,9 +568,7 @@ class Library:
             or found.emergencies is None
             or found.referrals is None
         ):
-            shown = [str(p) for p in found.problems[:5]]
-            more = len(found.problems) - len(shown)
-            raise ReloadError("\n".join(shown + ([f"... and {more} more"] if more > 0 else [])))
+            raise ReloadError(found.problems)
         return cls.build(
             settings,
             found.kb,
