@@ -9,19 +9,17 @@ and the log must hold nothing that identifies the senders.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import string
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from conftest import SECRET, make_desk
+from conftest import make_desk
 from fake_bot_api import FakeBotAPI
 from rightsdesk.desk import Asker
+from telegram_harness import start_rightsdesk_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261202
@@ -173,34 +171,14 @@ def make_update(rng: random.Random, user_id: int, names: dict[str, str]) -> dict
     return {rng.choice(("poll_answer_x", "unknown_kind", "business_message2")): message}
 
 
-def _run_bot(fake: FakeBotAPI, tmp_path: Path) -> subprocess.Popen[str]:
-    """``rightsdesk run``, its log going to ``tmp_path/bot.log``: a pipe nobody reads until the
-    end fills up, and then the bot's own log writes block it."""
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": fake.token,
-        "TELEGRAM_API_URL": fake.base_url,
-        "RIGHTSDESK_DB": str(tmp_path / "bot.db"),
-        "RIGHTSDESK_SECRET": SECRET.decode(),
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "rightsdesk.cli", "run"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "bot.log").open("w", encoding="utf-8"),
-        text=True,
-        cwd=ROOT,
-    )
-
-
 def test_a_thousand_odd_updates_leave_the_bot_answering_and_its_log_clean(
     fake_bot_api: FakeBotAPI, tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
     secrets_: dict[str, str] = {}
     ids = [100_000 + i * 7919 for i in range(400)]  # many senders: the flood gate is per person
-    process = _run_bot(fake_bot_api, tmp_path)
+    log = tmp_path / "bot.log"
+    process = start_rightsdesk_run(fake_bot_api, tmp_path, log)
     try:
         fake_bot_api.wait_for("getUpdates", timeout=30)  # started and polling
         started = time.monotonic()
@@ -220,7 +198,7 @@ def test_a_thousand_odd_updates_leave_the_bot_answering_and_its_log_clean(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-    err = (tmp_path / "bot.log").read_text(encoding="utf-8", errors="replace")
+    err = log.read_text(encoding="utf-8", errors="replace")
     assert process.returncode == 0, err[-2000:]
     assert fake_bot_api.token not in err
     for user_id in ids:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SECRET
+from conftest import ROOT
 from fake_bot_api import FakeBotAPI
 from rightsdesk.config import Settings
 from rightsdesk.desk import Asker, Desk, ReloadError
+from telegram_harness import start_rightsdesk_run
 
 II_7 = "part-2-standards/ii-7-arbitrary-arrest-detention.yaml"
 NEW_PHRASING = "kapow zorbleflux raid question"
@@ -87,24 +85,14 @@ def test_sighup_reloads_a_running_bot_and_tells_the_admin(
     fake_bot_api: FakeBotAPI, tmp_path: Path
 ) -> None:
     settings = _copy(tmp_path)
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": fake_bot_api.token,
-        "TELEGRAM_API_URL": fake_bot_api.base_url,
-        "RIGHTSDESK_DB": str(tmp_path / "bot.db"),
-        "RIGHTSDESK_SECRET": SECRET.decode(),
-        "RIGHTSDESK_ADMINS": str(ADMIN),
-        "RIGHTSDESK_KB": str(settings.kb_dir),
-        "RIGHTSDESK_MESSAGES": str(settings.messages_path),
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rightsdesk.cli", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+    log = tmp_path / "bot.log"
+    process = start_rightsdesk_run(
+        fake_bot_api,
+        tmp_path,
+        log,
+        RIGHTSDESK_ADMINS=str(ADMIN),
+        RIGHTSDESK_KB=str(settings.kb_dir),
+        RIGHTSDESK_MESSAGES=str(settings.messages_path),
     )
     try:
         fake_bot_api.send_text(4242, NEW_PHRASING)
@@ -130,8 +118,8 @@ def test_sighup_reloads_a_running_bot_and_tells_the_admin(
         assert "II.7" in answer.params["text"]
     finally:
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err[-2000:]
+        process.wait(timeout=30)
+    assert process.returncode == 0, log.read_text(errors="replace")[-2000:]
 
 
 def test_a_signed_update_is_pulled_installed_and_announced_to_the_admin(
@@ -154,26 +142,17 @@ def test_a_signed_update_is_pulled_installed_and_announced_to_the_admin(
     httpd.served = Served(body=(tmp_path / "kb.tar.gz").read_bytes())
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     live = _copy(tmp_path / "live")
-    env = {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": fake_bot_api.token,
-        "TELEGRAM_API_URL": fake_bot_api.base_url,
-        "RIGHTSDESK_DB": str(tmp_path / "data" / "bot.db"),
-        "RIGHTSDESK_SECRET": SECRET.decode(),
-        "RIGHTSDESK_ADMINS": str(ADMIN),
-        "RIGHTSDESK_KB": str(live.kb_dir),
-        "RIGHTSDESK_MESSAGES": str(live.messages_path),
-        "RIGHTSDESK_KB_URL": f"http://127.0.0.1:{httpd.server_address[1]}/kb.tar.gz",
-        "RIGHTSDESK_KB_PUBLIC_KEY": base64.b64encode(raw_public(key)).decode(),
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rightsdesk.cli", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+    log = tmp_path / "bot.log"
+    process = start_rightsdesk_run(
+        fake_bot_api,
+        tmp_path,
+        log,
+        RIGHTSDESK_DB=str(tmp_path / "data" / "bot.db"),
+        RIGHTSDESK_ADMINS=str(ADMIN),
+        RIGHTSDESK_KB=str(live.kb_dir),
+        RIGHTSDESK_MESSAGES=str(live.messages_path),
+        RIGHTSDESK_KB_URL=f"http://127.0.0.1:{httpd.server_address[1]}/kb.tar.gz",
+        RIGHTSDESK_KB_PUBLIC_KEY=base64.b64encode(raw_public(key)).decode(),
     )
     try:
         [told] = fake_bot_api.wait_for(
@@ -187,8 +166,8 @@ def test_a_signed_update_is_pulled_installed_and_announced_to_the_admin(
         assert "II.7" in answer.params["text"]  # the bundle's new phrasing is live
     finally:
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=30)
+        process.wait(timeout=30)
         httpd.shutdown()
         httpd.server_close()
-    assert process.returncode == 0, err[-2000:]
+    assert process.returncode == 0, log.read_text(errors="replace")[-2000:]
     assert (live.kb_dir / II_7).read_text(encoding="utf-8").count(NEW_PHRASING) == 0
