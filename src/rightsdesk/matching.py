@@ -431,15 +431,18 @@ class Matcher:
         for canonical in canonical_phrasings:
             sets = [frozenset(words) for words in canonical]
             self._phrase_sets.append([(ws, sum(self.idf(w) for w in ws)) for ws in sets])
-        # word -> (doc, phrasing) pairs, so overlaps are summed only where words meet.
-        self._phrase_postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        # word -> doc -> phrasings, so overlaps are summed only where words meet, and only
+        # for the candidates: a common word ("police") is in thousands of phrasings.
+        self._phrase_postings: dict[str, dict[int, list[int]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
         self._phrase_totals: list[list[float]] = []
         for index, phrase_sets in enumerate(self._phrase_sets):
             word_sets = [words for words, _ in phrase_sets] + keyword_sets[index]
             self._phrase_totals.append([sum(self.idf(w) for w in ws) for ws in word_sets])
             for number, words in enumerate(word_sets):
                 for word in words:
-                    self._phrase_postings[word].append((index, number))
+                    self._phrase_postings[word][index].append(number)
         self._story_cap = STORY_WORDS * statistics.median(self._idf.values() or [1.0])
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for index, entry_weights in enumerate(weights):
@@ -537,10 +540,13 @@ class Matcher:
         which phrasing that was, and its phrasings and keywords, closest first."""
         common: dict[tuple[int, int], float] = defaultdict(float)
         for word in content:
+            by_doc = self._phrase_postings.get(word)
+            if not by_doc:
+                continue
             idf = self.idf(word)
-            for key in self._phrase_postings.get(word, ()):
-                if key[0] in candidates:
-                    common[key] += idf
+            for index in candidates.intersection(by_doc):
+                for number in by_doc[index]:
+                    common[(index, number)] += idf
         query_total = sum(self.idf(w) for w in content)
         best: dict[int, float] = {}
         which: dict[int, int] = {}

@@ -151,7 +151,19 @@ class QueryLogHealth:
 
 def new_key() -> str:
     """A random key for a query: short enough for a 64-byte callback, too many to guess."""
-    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(KEY_LENGTH))
+    # One read of the system's randomness, not one per character: with a read per
+    # character this was a tenth of the time spent answering a question.
+    return "".join(_KEY_ALPHABET[n % len(_KEY_ALPHABET)] for n in _unbiased(KEY_LENGTH))
+
+
+def _unbiased(count: int) -> list[int]:
+    """``count`` random bytes below the largest multiple of the alphabet's size, so that
+    ``% len(_KEY_ALPHABET)`` favours no character."""
+    limit = 256 - 256 % len(_KEY_ALPHABET)
+    found: list[int] = []
+    while len(found) < count:
+        found.extend(b for b in secrets.token_bytes(2 * count) if b < limit)
+    return found[:count]
 
 
 def _valid_key(key: object) -> bool:
