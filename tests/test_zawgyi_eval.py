@@ -12,7 +12,7 @@ from conftest import ROOT, shipped_kb
 from rightsdesk.evaluation import evaluate, load_questions, matcher_ranker, summarise
 from rightsdesk.matching import Matcher
 
-EVAL = ROOT / "tests" / "eval" / "lang"
+EVAL = ROOT / "tests" / "eval"
 
 
 def _script():  # type: ignore[no-untyped-def]
@@ -25,7 +25,7 @@ def _script():  # type: ignore[no-untyped-def]
     return module
 
 
-@pytest.mark.parametrize("name", ["my-dev", "my-holdout"])
+@pytest.mark.parametrize("name", ["lang/my-dev", "lang/my-holdout", "lang2/my-holdout"])
 def test_the_zawgyi_twins_are_up_to_date(name: str) -> None:
     twin = _script().twin(EVAL / f"{name}.yaml")
     assert (EVAL / f"{name}-zawgyi.yaml").read_text(encoding="utf-8") == twin
@@ -43,7 +43,7 @@ def _matcher() -> Matcher:
 
 def test_zawgyi_questions_score_within_005_of_their_unicode_forms() -> None:
     ranker = matcher_ranker(_matcher())
-    unicode = summarise(evaluate(load_questions(EVAL / "my-dev.yaml"), ranker)).overall
-    zawgyi = summarise(evaluate(load_questions(EVAL / "my-dev-zawgyi.yaml"), ranker)).overall
+    unicode = summarise(evaluate(load_questions(EVAL / "lang" / "my-dev.yaml"), ranker)).overall
+    zawgyi = summarise(evaluate(load_questions(EVAL / "lang" / "my-dev-zawgyi.yaml"), ranker)).overall
     for metric in ("top1", "top3", "oos_rejected", "wrong_answer_rate"):
         assert abs(getattr(unicode, metric) - getattr(zawgyi, metric)) <= 0.05, metric
