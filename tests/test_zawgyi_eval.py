@@ -43,7 +43,8 @@ def _matcher() -> Matcher:
 
 def test_zawgyi_questions_score_within_005_of_their_unicode_forms() -> None:
     ranker = matcher_ranker(_matcher())
-    unicode = summarise(evaluate(load_questions(EVAL / "lang" / "my-dev.yaml"), ranker)).overall
-    zawgyi = summarise(evaluate(load_questions(EVAL / "lang" / "my-dev-zawgyi.yaml"), ranker)).overall
+    sets = EVAL / "lang"
+    unicode = summarise(evaluate(load_questions(sets / "my-dev.yaml"), ranker)).overall
+    zawgyi = summarise(evaluate(load_questions(sets / "my-dev-zawgyi.yaml"), ranker)).overall
     for metric in ("top1", "top3", "oos_rejected", "wrong_answer_rate"):
         assert abs(getattr(unicode, metric) - getattr(zawgyi, metric)) <= 0.05, metric
