@@ -10,7 +10,6 @@ the same question gives the same reply and the same log row whichever adapter ca
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -19,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from rightsdesk import admin_reports, languages
+from rightsdesk import admin_reports, languages, randomness
 from rightsdesk.anonymise import iso_week, redact
 from rightsdesk.config import Settings
 from rightsdesk.conversation import NO_QUERY, Conversation, Reply
@@ -430,7 +429,7 @@ class Desk:
     def _token_for(self, key: str) -> str:
         if key == NO_QUERY:
             return NO_QUERY
-        token = secrets.token_urlsafe(6)  # 8 characters; 48 random bits
+        token = randomness.token_urlsafe(6)  # 8 characters; 48 random bits
         self._tokens[token] = key
         while len(self._tokens) > TOKENS_KEPT:
             self._tokens.popitem(last=False)

@@ -46,7 +46,6 @@ import json
 import logging
 import os
 import queue
-import secrets
 import select
 import signal
 import sqlite3
@@ -64,6 +63,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from rightsdesk import randomness
 from rightsdesk.anonymise import Pseudonymiser, hour_bucket, iso_week, redact
 from rightsdesk.decision import Decision
 from rightsdesk.query_log_store import (
@@ -151,8 +151,7 @@ class QueryLogHealth:
 
 def new_key() -> str:
     """A random key for a query: short enough for a 64-byte callback, too many to guess."""
-    # One read of the system's randomness, not one per character: with a read per
-    # character this was a tenth of the time spent answering a question.
+    # One draw of random bytes, not one system call per character (see randomness).
     return "".join(_KEY_ALPHABET[n % len(_KEY_ALPHABET)] for n in _unbiased(KEY_LENGTH))
 
 
@@ -162,7 +161,7 @@ def _unbiased(count: int) -> list[int]:
     limit = 256 - 256 % len(_KEY_ALPHABET)
     found: list[int] = []
     while len(found) < count:
-        found.extend(b for b in secrets.token_bytes(2 * count) if b < limit)
+        found.extend(b for b in randomness.token_bytes(2 * count) if b < limit)
     return found[:count]
 
 
