@@ -158,8 +158,9 @@ class Desk:
             referrals=library.referrals,
             sectors=library.sectors,
         )
+        languages.load_models()  # now, rather than during the first person's question
         if not isinstance(desk.query_log, NullQueryLog):
-            desk.known_words()  # now, rather than during the first person's question
+            desk.known_words()  # likewise
         return desk
 
     # -- the content, and replacing it while running ---------------------------------------

@@ -166,6 +166,13 @@ def _langid() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
 
 
+def load_models() -> None:
+    """Load the language models now. Loaded on first use, they made the first person after
+    a start wait (py3langid's model alone takes about 0.3-0.9 s to unpack)."""
+    _langid()
+    _zawgyi_detector()
+
+
 @cache
 def _langid_among(candidates: tuple[str, ...]) -> Any:
     # set_languages replaces the identifier's arrays rather than editing them, so a shallow
