@@ -405,6 +405,11 @@ def test_encoding_is_none_without_burmese() -> None:
         ("Anak saya ditangkap polis kerana dadah, apa yang perlu saya buat?", "ms"),
         ("Bolehkah polis memeriksa telefon bimbit saya tanpa waran?", "ms"),
         ("saya nak jumpa peguam", "ms"),
+        # Chat-style Malay, which py3langid alone reads as Indonesian.
+        ("adik aku kena tahan kat lokap, boleh ke macam tu", "ms"),
+        ("orang asli dan polisi dadah, apa hak diorang", "ms"),
+        ("esok hujan tak", "ms"),
+        ("kakak gw ditangkep, gimana dong", "id"),
         ("tôi có quyền gì khi bị bắt", "vi"),
         ("cong an bat nguoi vi ma tuy", "vi"),
         ("toi bi cong an bat, toi co quyen gi", "vi"),
