@@ -414,6 +414,7 @@ def test_encoding_is_none_without_burmese() -> None:
         ("cong an bat nguoi vi ma tuy", "vi"),
         ("toi bi cong an bat, toi co quyen gi", "vi"),
         ("con toi bi bat vi drug test duong tinh", "vi"),
+        ("thu tuc xin giay phep kinh doanh can giay to gi", "vi"),
         ("hinuli ako ng pulis walang warrant", "tl"),
         ("na-arrest ako kahapon, may karapatan ba ako sa lawyer?", "tl"),
         ("Pwede ba nila i-search yung phone ko kahit walang warrant?", "tl"),

@@ -545,6 +545,8 @@ _VI_MARKERS = _wordset(
     dang roi chua neu cong bat bi khi nhu ve hoi giup viec biet muon vay luat quyen hay hon den
     la cac nhieu mot nhe nha oi dau tai vi sau truoc ngay nam thang gio bao canh sat tu giam
     ma tuy nghien xet nghiem nuoc em anh chi ong chung ho
+    giay thu tuc phap ly xin tien vo chong ngoai cung duong thuoc benh vien tinh huyen xa
+    quan doi nen chuyen luon ntn dk ak danh gia truong moi
     """
 )
 
