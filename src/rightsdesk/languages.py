@@ -552,6 +552,8 @@ _VI_MARKERS = _wordset(
     dang roi chua neu cong bat bi khi nhu ve hoi giup viec biet muon vay luat quyen hay hon den
     la cac nhieu mot nhe nha oi dau tai vi sau truoc ngay nam thang gio bao canh sat tu giam
     ma tuy nghien xet nghiem nuoc em anh chi ong chung ho
+    giay thu tuc phap ly xin tien vo chong ngoai cung duong thuoc benh vien tinh huyen xa
+    quan doi nen chuyen luon ntn dk ak danh gia truong moi
     """
 )
 
@@ -566,18 +568,36 @@ def _looks_vietnamese(words: Sequence[str]) -> bool:
 
 # Short questions give py3langid few n-grams to go on; a handful of words that each language
 # uses all the time and its neighbours do not (Malay and Indonesian above all) settle those.
-# Each distinct hint word multiplies that language's odds by _HINT_ODDS.
+# Each distinct hint word multiplies that language's odds by _HINT_ODDS. Malay and Indonesian
+# share most of their words, and py3langid leans Indonesian on chat-style Malay, so their lists
+# are the everyday words (and chat spellings) where the two differ: Malay tak/x, nak, dah, kat,
+# je, mcm, camne, takde, mahkamah, peguam, penagih, budak; Indonesian gak/nggak, udah, aja,
+# banget, gw/lu, gimana, pengadilan, pengacara, pecandu, tetangga. Words both use in the same
+# sense (aku, kena, boleh, dapat, pasal) are left out.
 _HINTS: Mapping[str, frozenset[str]] = {
     "id": _wordset(
         """
-        polisi karena krn narkoba pengacara ponsel gak ga gk nggak ngga enggak gimana gmn udah
-        harus aja banget dong sih nih kok gw gue ditangkep uang kantor
+        polisi karena krn narkoba napza pengacara advokat ponsel hp gak ga gk ngga nggak enggak
+        engga kagak gimana gmn gmana gimn udah udh aja banget bgt dong sih nih tuh kok deh lho
+        loh gw gue lu lo elu ditangkep uang kantor kalo klo gitu gini emang emg kayak kyk bener
+        beneran doang cuman pengen pgn pacar cowok cewek temen tetangga ortu bokap nyokap dokter
+        obat sehat besok kemarin kemaren ntar entar pengadilan sidang jaksa tersangka terdakwa
+        lapas rutan pidana dipidana mempidanakan dipenjara razia penggerebekan digerebek perda
+        rehabilitasi panti puskesmas dinsos bpjs ketemu liat nonton bisa dikasih ngasih kasih
+        bikin dapet pake pemakai pecandu ngapain ilang halo kak bilang ngomong nanya terus trus
+        mau abis soalnya
         """
     ),
     "ms": _wordset(
         """
-        polis kerana dadah peguam telefon bimbit waran nak macam awak sahaja wang percuma guaman
-        pejabat hendak mahu
+        polis kerana dadah peguam guaman telefon bimbit fon waran nak hendak mahu macam mcm cam
+        camne camni camtu camana macamana awak korang diorang dorang sahaja je jer wang duit
+        percuma pejabat tak x takde tkde xde xda tiada dah mahkamah penagih ketagih ketagihan
+        banduan lokap reman jenayah kerajaan budak kanak sedara bagitau bagitahu beritahu mintak
+        cakap ckp tengok tgk faham fikir risau bimbang kawan jiran bini isteri sihat esok semalam
+        kelmarin kedai kereta bilik tandas universiti majikan saman rasuah ahli persatuan
+        pertubuhan sgt jugak pastu lepastu pegi balai ubat doktor hospital kaunseling perbicaraan
+        tertuduh suspek pemulihan kat belasah halau mengejut karangan ramai sikit kot
         """
     ),
     "tl": _wordset(
@@ -587,15 +607,64 @@ _HINTS: Mapping[str, frozenset[str]] = {
         """
     ),
 }
+# Words Malay and Indonesian share and the other candidates (Filipino above all) do not:
+# each counts for both, so that a short chat-style question lands in the pair, where the
+# lists above then choose.
+_MALAY_CLUSTER_HINTS = _wordset(
+    """
+    yang yg dengan dgn untuk utk tidak tdk sudah sdh belum blm dari dr lagi lg berapa brp saya
+    kami mereka ini itu ada tanpa kalau jika atau dan juga tahun orang org ditangkap tangkap
+    hak bagaimana kenapa mengapa apakah boleh sebab tapi tp
+    """
+)
+# Two-word hints, for words that only give a language away in company: Malay asks with a
+# trailing "ke" ("boleh ke", "ok ke"), and "polisi" is the Indonesian police but Malay policy
+# ("polisi dadah"); a word inside a matched pair no longer counts on its own.
+_PAIR_HINTS: Mapping[tuple[str, str], str] = {
+    ("boleh", "ke"): "ms",
+    ("ok", "ke"): "ms",
+    ("betul", "ke"): "ms",
+    ("ada", "ke"): "ms",
+    ("kena", "ke"): "ms",
+    ("salah", "ke"): "ms",
+    ("patut", "ke"): "ms",
+    ("polisi", "dadah"): "ms",
+    ("polisi", "kerajaan"): "ms",
+    ("polisi", "negara"): "ms",
+    ("orang", "asli"): "ms",
+    ("org", "asli"): "ms",
+    ("macam", "mana"): "ms",
+    ("mcm", "mana"): "ms",
+}
 _HINT_ODDS = 3.0
 
 
+def _hint_counts(words: Sequence[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    used: set[int] = set()
+    pairs: set[tuple[str, str]] = set()
+    for i, pair in enumerate(itertools.pairwise(words)):
+        lang = _PAIR_HINTS.get(pair)
+        if lang is not None:
+            used.update((i, i + 1))
+            if pair not in pairs:
+                pairs.add(pair)
+                counts[lang] = counts.get(lang, 0) + 1
+    present = {w for i, w in enumerate(words) if i not in used}
+    for lang, hints in _HINTS.items():
+        n = len(present & hints)
+        if n:
+            counts[lang] = counts.get(lang, 0) + n
+    shared = len(present & _MALAY_CLUSTER_HINTS)
+    if shared:
+        for lang in _MALAY_CLUSTER:
+            counts[lang] = counts.get(lang, 0) + shared
+    return counts
+
+
 def _apply_hints(probs: dict[str, float], words: Sequence[str]) -> dict[str, float]:
-    present = set(words)
-    weighted = {
-        lang: p * _HINT_ODDS ** len(present & _HINTS[lang]) if lang in _HINTS else p
-        for lang, p in probs.items()
-    }
+    counts = _hint_counts(words)
+    weighted = {lang: p * _HINT_ODDS ** counts.get(lang, 0) for lang, p in probs.items()}
     total = sum(weighted.values())
     return {lang: p / total for lang, p in weighted.items()}
 

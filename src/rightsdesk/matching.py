@@ -75,6 +75,9 @@ PHRASING_SHARE = 0.15  # fuzzy similarity to the closest alternate phrasing
 PHRASING_SCORER = fuzz.token_set_ratio
 UNKNOWN_WEIGHT = 0.8  # how much a word the base has never seen counts against a question
 DECLINE_MARGIN = 0.0  # decline when a decline scores within this of the best entry
+# A decline has only its questions, where an entry also has a title and keywords that count
+# in full: without this its words could never weigh what an entry's title words do.
+DECLINE_QUESTION_WEIGHT = 1.0
 # How many phrasings of a candidate are compared with rapidfuzz: those sharing the most
 # weight with the question. Comparing all of them (about 200 an entry in seven languages)
 # cost p50 6.1 ms and p99 10.5 ms a question; the closest 20, p50 1.3-1.6 ms.
@@ -392,10 +395,12 @@ class Matcher:
         self._phrase_langs: list[list[str]] = []
         canonical_phrasings: list[list[list[str]]] = []
         keyword_sets: list[list[frozenset[str]]] = []
-        for fields in fields_per_entry:
+        for doc, fields in zip(self._docs, fields_per_entry, strict=True):
             entry_weights: dict[str, float] = {}
             for field_name, texts in fields.items():
                 w = FIELD_WEIGHTS[field_name]
+                if isinstance(doc, Decline):
+                    w = DECLINE_QUESTION_WEIGHT
                 for lang, text in texts:
                     for word in content(lang, text):
                         if entry_weights.get(word, 0.0) < w:
