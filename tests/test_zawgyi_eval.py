@@ -25,7 +25,9 @@ def _script():  # type: ignore[no-untyped-def]
     return module
 
 
-@pytest.mark.parametrize("name", ["lang/my-dev", "lang/my-holdout", "lang2/my-holdout"])
+@pytest.mark.parametrize(
+    "name", ["lang/my-dev", "lang/my-holdout", "lang2/my-holdout", "lang3/my-holdout"]
+)
 def test_the_zawgyi_twins_are_up_to_date(name: str) -> None:
     twin = _script().twin(EVAL / f"{name}.yaml")
     assert (EVAL / f"{name}-zawgyi.yaml").read_text(encoding="utf-8") == twin
