@@ -1,0 +1,132 @@
+"""The emergency model beside the word lists: what it adds, what holds it back, and that the
+shipped file is what the development sets train.
+
+How well it does on messages written by others is measured by scripts/emergency-loso
+(leave-one-set-out), not asserted here."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, shipped_emergencies
+from rightsdesk import emergency_model as em
+from rightsdesk.emergency import Emergencies, check_emergencies, load_emergencies
+from rightsdesk.emergency_model import EmergencyModel, Prediction
+
+EMERGENCY_DIR = ROOT / "bot" / "emergency"
+
+
+class Fixed(EmergencyModel):
+    """A model that always gives the same guess."""
+
+    def __init__(self, urgent: float, kind: str) -> None:
+        super().__init__({}, [0.0] * len(em.CLASSES))
+        self.guess = Prediction(urgent, kind)
+
+    def predict(self, words: Sequence[str]) -> Prediction:
+        return self.guess
+
+
+def with_model(model: EmergencyModel) -> Emergencies:
+    emergencies = load_emergencies(EMERGENCY_DIR)
+    emergencies.model = model
+    return emergencies
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("my mate has gone grey and cold after his hit and we cannot rouse him", "overdose"),
+        (
+            "the officers took my brother into the back room and we hear him screaming",
+            "custody_violence",
+        ),
+    ],
+)
+def test_the_model_cards_an_urgent_paraphrase_no_list_word_covers(text: str, kind: str) -> None:
+    emergencies = shipped_emergencies()
+    assert emergencies.detect_by_lists(text) is None
+    found = emergencies.detect(text)
+    assert found is not None and found.kind == kind and found.by_model
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "last year police raided our office, can we sue them now?",
+        "we wrote a training manual on what to do when someone is not breathing after using",
+        "my thesis is about raids on karaoke bars in 2019",
+    ],
+)
+def test_look_alikes_stay_without_a_card(text: str) -> None:
+    assert shipped_emergencies().detect(text) is None
+
+
+def test_a_not_now_word_holds_back_even_a_confident_model() -> None:
+    emergencies = with_model(Fixed(0.99, "arrest"))
+    assert emergencies.detect("the police are at my neighbours' house") is not None
+    assert emergencies.detect("the police were at my neighbours' house last year") is None
+
+
+def test_the_model_vetoes_only_arrest_and_compulsory_centre_list_hits() -> None:
+    unsure = with_model(Fixed(0.01, "arrest"))
+    # Lists alone card both; a model sure they are not emergencies holds back the arrest,
+    # never the overdose (a card too few there can cost a life).
+    assert unsure.detect_by_lists("police are raiding my friend's room right now") is not None
+    assert unsure.detect("police are raiding my friend's room right now") is None
+    found = unsure.detect("help my boyfriend is not breathing after he used")
+    assert found is not None and found.kind == "overdose" and not found.by_model
+
+
+def test_without_a_model_file_the_lists_decide_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "emergency"
+    shutil.copytree(EMERGENCY_DIR, folder)
+    (folder / em.MODEL_FILE).unlink()
+    emergencies = load_emergencies(folder)
+    assert emergencies.model is None
+    text = "my mate has gone grey and cold after his hit and we cannot rouse him"
+    assert emergencies.detect(text) is None
+
+
+def test_a_broken_model_file_is_a_problem_kb_check_reports(tmp_path: Path) -> None:
+    folder = tmp_path / "emergency"
+    shutil.copytree(EMERGENCY_DIR, folder)
+    (folder / em.MODEL_FILE).write_text("# bias 1 2\nfoo\t1 2 3\n", encoding="utf-8")
+    problems, emergencies = check_emergencies(folder)
+    assert emergencies is None
+    assert any(p.path.name == em.MODEL_FILE for p in problems)
+
+
+def test_the_shipped_model_was_trained_on_the_current_development_sets() -> None:
+    _, trained_on = em.read(EMERGENCY_DIR / em.MODEL_FILE)
+    assert trained_on == em.data_hash(em.training_files(ROOT)), "run scripts/emergency-model"
+
+
+def test_retraining_gives_the_shipped_model() -> None:
+    shipped, _ = em.read(EMERGENCY_DIR / em.MODEL_FILE)
+    fresh = em.train_on_files(em.training_files(ROOT))
+    # Equal up to rounding: another CPU may differ in the last bits of exp().
+    assert max(abs(a - b) for a, b in zip(shipped.bias, fresh.bias, strict=True)) < 1e-3
+    for name in shipped.weights.keys() ^ fresh.weights.keys():
+        weights = shipped.weights.get(name) or fresh.weights[name]
+        assert max(map(abs, weights)) < em.PRUNE + 1e-3, name
+    for name in shipped.weights.keys() & fresh.weights.keys():
+        pairs = zip(shipped.weights[name], fresh.weights[name], strict=True)
+        assert max(abs(a - b) for a, b in pairs) < 1e-3, name
+
+
+def test_the_training_data_never_includes_a_held_out_set() -> None:
+    for path in em.training_files(ROOT):
+        assert "holdout" not in path.name and "emergency5" not in path.as_posix()
+        assert path.parent.name in ("emergency", "emergency2") or path.name.endswith(
+            "-retired.yaml"
+        )
+
+
+def test_a_model_card_says_it_came_from_the_model() -> None:
+    found = with_model(Fixed(0.99, "self_harm")).detect("blah blah nothing here")
+    assert found is not None and found.by_model and found.lang == ""
