@@ -106,6 +106,8 @@ STOPWORDS = frozenset(
     dengan dgn pada yang juga sudah udah sdh belum blm akan mau kalau kalo klo jika tolong mohon
     kak pak bu mas mbak bang dong deh sih ya nya lah kah tu ni je ke whether like really
     actually even as kindly advise regards madam respected team guys hai halo gan
+    till coz cuz cos bcoz bcuz becoz bc though although ago via upon onto anymore etc eg ie
+    gonna wanna gotta
     """.split()  # noqa: SIM905  (a word list is easier to edit as text)
 )
 
