@@ -83,6 +83,10 @@ DECLINE_QUESTION_WEIGHT = 1.0
 # cost p50 6.1 ms and p99 10.5 ms a question; the closest 20, p50 1.3-1.6 ms.
 FUZZY_PHRASINGS = 20
 STORY_WORDS = 4.0  # beyond about this many content words, a longer story dilutes no further
+# Vietnamese, Thai and Burmese questions carry a bigram for nearly every word, so the same
+# story has about twice the keys: their cap is this much higher, or a long Thai question
+# saturates the share (1.0) for every entry that shares a handful of common syllables.
+PAIR_STORY_FACTOR = 2.0
 CANDIDATES = 12
 MAX_MATCHES = 5
 TYPO_CUTOFF = 85.0
@@ -476,7 +480,9 @@ class Matcher:
         unknown = sum(self._unknown_idf for w in content if w not in self._idf)
         # Unknown words weigh less than known ones, and long stories stop diluting the
         # evidence after a few sentences' worth of words.
-        total = min(known + UNKNOWN_WEIGHT * unknown, self._story_cap)
+        paired = any("_" in w for w in content)
+        cap = self._story_cap * (PAIR_STORY_FACTOR if paired else 1.0)
+        total = min(known + UNKNOWN_WEIGHT * unknown, cap)
         lexical: dict[int, float] = defaultdict(float)
         for word in content:
             for index, weighted in self._postings.get(word, ()):
