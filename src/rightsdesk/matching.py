@@ -78,6 +78,9 @@ DECLINE_MARGIN = 0.0  # decline when a decline scores within this of the best en
 # A decline has only its questions, where an entry also has a title and keywords that count
 # in full: without this its words could never weigh what an entry's title words do.
 DECLINE_QUESTION_WEIGHT = 1.0
+# A rights word ("court", "police") keeps a message from being declined, unless a decline
+# leads every entry by this much: "divorce in the family court" is still family law.
+RIGHTS_DECLINE_LEAD = 20.0
 # How many phrasings of a candidate are compared with rapidfuzz: those sharing the most
 # weight with the question. Comparing all of them (about 200 an entry in seven languages)
 # cost p50 6.1 ms and p99 10.5 ms a question; the closest 20, p50 1.3-1.6 ms.
@@ -512,9 +515,13 @@ class Matcher:
         top = tuple(Match(d, sc) for sc, d in scored if isinstance(d, Entry))[:MAX_MATCHES]
         decline = next(((sc, d) for sc, d in scored if isinstance(d, Decline)), None)
         present = set(content)
-        if decline is not None and any(p <= present for p in self._rights_phrases):
-            decline = None  # about someone's rights: never brushed off
         best_entry = top[0].score if top else 0.0
+        if (
+            decline is not None
+            and any(p <= present for p in self._rights_phrases)
+            and decline[0] < best_entry + RIGHTS_DECLINE_LEAD
+        ):
+            decline = None  # about someone's rights: never brushed off
         if decline is not None and decline[0] >= max(
             self.thresholds.clarify, best_entry - DECLINE_MARGIN
         ):
