@@ -78,11 +78,18 @@ DECLINE_MARGIN = 0.0  # decline when a decline scores within this of the best en
 # A decline has only its questions, where an entry also has a title and keywords that count
 # in full: without this its words could never weigh what an entry's title words do.
 DECLINE_QUESTION_WEIGHT = 1.0
+# A rights word ("court", "police") keeps a message from being declined, unless a decline
+# leads every entry by this much: "divorce in the family court" is still family law.
+RIGHTS_DECLINE_LEAD = 20.0
 # How many phrasings of a candidate are compared with rapidfuzz: those sharing the most
 # weight with the question. Comparing all of them (about 200 an entry in seven languages)
 # cost p50 6.1 ms and p99 10.5 ms a question; the closest 20, p50 1.3-1.6 ms.
 FUZZY_PHRASINGS = 20
 STORY_WORDS = 4.0  # beyond about this many content words, a longer story dilutes no further
+# Vietnamese, Thai and Burmese questions carry a bigram for nearly every word, so the same
+# story has about twice the keys: their cap is this much higher, or a long Thai question
+# saturates the share (1.0) for every entry that shares a handful of common syllables.
+PAIR_STORY_FACTOR = 2.0
 CANDIDATES = 12
 MAX_MATCHES = 5
 TYPO_CUTOFF = 85.0
@@ -106,6 +113,8 @@ STOPWORDS = frozenset(
     dengan dgn pada yang juga sudah udah sdh belum blm akan mau kalau kalo klo jika tolong mohon
     kak pak bu mas mbak bang dong deh sih ya nya lah kah tu ni je ke whether like really
     actually even as kindly advise regards madam respected team guys hai halo gan
+    till coz cuz cos bcoz bcuz becoz bc though although ago via upon onto anymore etc eg ie
+    gonna wanna gotta
     """.split()  # noqa: SIM905  (a word list is easier to edit as text)
 )
 
@@ -474,7 +483,9 @@ class Matcher:
         unknown = sum(self._unknown_idf for w in content if w not in self._idf)
         # Unknown words weigh less than known ones, and long stories stop diluting the
         # evidence after a few sentences' worth of words.
-        total = min(known + UNKNOWN_WEIGHT * unknown, self._story_cap)
+        paired = any("_" in w for w in content)
+        cap = self._story_cap * (PAIR_STORY_FACTOR if paired else 1.0)
+        total = min(known + UNKNOWN_WEIGHT * unknown, cap)
         lexical: dict[int, float] = defaultdict(float)
         for word in content:
             for index, weighted in self._postings.get(word, ()):
@@ -504,9 +515,13 @@ class Matcher:
         top = tuple(Match(d, sc) for sc, d in scored if isinstance(d, Entry))[:MAX_MATCHES]
         decline = next(((sc, d) for sc, d in scored if isinstance(d, Decline)), None)
         present = set(content)
-        if decline is not None and any(p <= present for p in self._rights_phrases):
-            decline = None  # about someone's rights: never brushed off
         best_entry = top[0].score if top else 0.0
+        if (
+            decline is not None
+            and any(p <= present for p in self._rights_phrases)
+            and decline[0] < best_entry + RIGHTS_DECLINE_LEAD
+        ):
+            decline = None  # about someone's rights: never brushed off
         if decline is not None and decline[0] >= max(
             self.thresholds.clarify, best_entry - DECLINE_MARGIN
         ):
