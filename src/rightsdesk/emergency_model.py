@@ -36,8 +36,8 @@ STEPS = 300
 STEP_SIZE = 0.05
 PRUNE = 0.002  # features whose weights all stay below this are left out of the file
 DIGITS = 4
-THRESHOLD = 0.5  # the model alone shows a card above this probability of an emergency
-VETO = 0.3  # a list hit shows no card when the model's probability is below this
+THRESHOLD = 0.55  # the model alone shows a card above this probability of an emergency
+VETO = 0.4  # a list hit shows no card when the model's probability is below this
 
 
 def features(words: Sequence[str]) -> set[str]:
