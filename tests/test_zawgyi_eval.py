@@ -26,7 +26,8 @@ def _script():  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    "name", ["lang/my-dev", "lang/my-holdout", "lang2/my-holdout", "lang3/my-holdout"]
+    "name",
+    ["lang/my-dev", "lang/my-holdout", "lang2/my-holdout", "lang3/my-holdout", "lang4/my-holdout"],
 )
 def test_the_zawgyi_twins_are_up_to_date(name: str) -> None:
     twin = _script().twin(EVAL / f"{name}.yaml")
