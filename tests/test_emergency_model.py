@@ -122,9 +122,27 @@ def test_retraining_gives_the_shipped_model() -> None:
 def test_the_training_data_never_includes_a_held_out_set() -> None:
     for path in em.training_files(ROOT):
         assert "holdout" not in path.name
-        assert path.parent.name in ("emergency", "emergency2") or path.name.endswith(
-            "-retired.yaml"
-        )
+        development = path.name.endswith(("-retired.yaml", "-dev.yaml"))
+        assert development or path.parent.name in ("emergency", "emergency2", "eval"), path
+    assert not any("blind" in p.parts for p in em.training_files(ROOT))
+
+
+def test_everyday_questions_are_learnt_as_no_emergency() -> None:
+    everyday = em.training_files(ROOT, [], everyday=True)
+    assert everyday and all("emergency" not in p.parent.name for p in everyday)
+    messages = em.training_messages(everyday)
+    assert len(messages) > 1_000 and {kind for _, kind in messages} == {None}
+    # And an emergency set keeps its labels.
+    urgent = em.training_messages(em.training_files(ROOT, [4], everyday=False))
+    assert {kind for _, kind in urgent} == {None, *em.CLASSES[1:]}
+
+
+def test_greetings_and_everyday_chat_get_no_card() -> None:
+    # The model once carded "hi bot" (overdose) and "good morning" (self-harm): it had been
+    # trained on emergencies and their look-alikes only.
+    emergencies = load_emergencies(ROOT / "bot" / "emergency")
+    for text in ("hi bot", "good morning", "telegram not sending OTP to my phone"):
+        assert emergencies.detect(text) is None, text
 
 
 def test_a_model_card_says_it_came_from_the_model() -> None:
