@@ -15,7 +15,11 @@ from rapidfuzz import fuzz, process
 from conftest import shipped_kb
 from rightsdesk.knowledge_base import normalise_question
 
-EVAL_FILES = sorted((Path(__file__).parent / "eval").rglob("*.yaml"))
+# The matcher's sets. Emergency sets are left out: recognising an emergency never looks at the
+# knowledge base's phrasings, so "halo" there being a small-talk phrasing measures nothing.
+EVAL_FILES = sorted(
+    p for p in (Path(__file__).parent / "eval").rglob("*.yaml") if "emergency" not in p.parent.name
+)
 # Above this rapidfuzz ratio two questions differ by a word or two: twins.
 TWIN_RATIO = 90
 
