@@ -37,3 +37,9 @@ def test_a_forked_child_does_not_repeat_its_parents_next_values() -> None:
     os.waitpid(pid, 0)
     assert len(child) == 16
     assert child != randomness.token_bytes(16)
+
+
+def test_text_uses_only_the_alphabet_and_every_character_of_it() -> None:
+    drawn = randomness.text("abc", 3_000)
+    assert len(drawn) == 3_000 and set(drawn) == {"a", "b", "c"}
+    assert all(800 < drawn.count(c) < 1_200 for c in "abc")  # each about a third

@@ -151,18 +151,7 @@ class QueryLogHealth:
 
 def new_key() -> str:
     """A random key for a query: short enough for a 64-byte callback, too many to guess."""
-    # One draw of random bytes, not one system call per character (see randomness).
-    return "".join(_KEY_ALPHABET[n % len(_KEY_ALPHABET)] for n in _unbiased(KEY_LENGTH))
-
-
-def _unbiased(count: int) -> list[int]:
-    """``count`` random bytes below the largest multiple of the alphabet's size, so that
-    ``% len(_KEY_ALPHABET)`` favours no character."""
-    limit = 256 - 256 % len(_KEY_ALPHABET)
-    found: list[int] = []
-    while len(found) < count:
-        found.extend(b for b in randomness.token_bytes(2 * count) if b < limit)
-    return found[:count]
+    return randomness.text(_KEY_ALPHABET, KEY_LENGTH)
 
 
 def _valid_key(key: object) -> bool:

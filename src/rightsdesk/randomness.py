@@ -45,3 +45,14 @@ def token_bytes(count: int) -> bytes:
 def token_urlsafe(count: int) -> str:
     """``count`` random bytes as URL-safe text, as :func:`secrets.token_urlsafe` gives them."""
     return base64.urlsafe_b64encode(token_bytes(count)).rstrip(b"=").decode("ascii")
+
+
+def text(alphabet: str, length: int) -> str:
+    """``length`` characters drawn uniformly from ``alphabet`` (at most 256 of them)."""
+    # Bytes at or above the largest multiple of the alphabet's size are thrown away, so that
+    # the remainder favours no character.
+    limit = 256 - 256 % len(alphabet)
+    found: list[int] = []
+    while len(found) < length:
+        found.extend(b for b in token_bytes(2 * length) if b < limit)
+    return "".join(alphabet[n % len(alphabet)] for n in found[:length])
