@@ -27,7 +27,14 @@ def _script():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(
     "name",
-    ["lang/my-dev", "lang/my-holdout", "lang2/my-retired", "lang3/my-retired", "lang4/my-retired"],
+    [
+        "lang/my-dev",
+        "lang/my-holdout",
+        "lang2/my-retired",
+        "lang3/my-retired",
+        "lang4/my-retired",
+        "lang5/my-retired",
+    ],
 )
 def test_the_zawgyi_twins_are_up_to_date(name: str) -> None:
     twin = _script().twin(EVAL / f"{name}.yaml")
