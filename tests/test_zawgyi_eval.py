@@ -34,6 +34,7 @@ def _script():  # type: ignore[no-untyped-def]
         "lang3/my-retired",
         "lang4/my-retired",
         "lang5/my-retired",
+        "lang6/my-retired",
     ],
 )
 def test_the_zawgyi_twins_are_up_to_date(name: str) -> None:
