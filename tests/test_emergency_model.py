@@ -72,14 +72,22 @@ def test_a_not_now_word_holds_back_even_a_confident_model() -> None:
     assert emergencies.detect("the police were at my neighbours' house last year") is None
 
 
-def test_the_model_vetoes_only_arrest_and_compulsory_centre_list_hits() -> None:
-    unsure = with_model(Fixed(0.01, "arrest"))
-    # Lists alone card both; a model sure they are not emergencies holds back the arrest,
-    # never the overdose (a card too few there can cost a life).
+def test_the_model_vetoes_an_overdose_list_hit_only_when_all_but_certain() -> None:
+    unsure = with_model(Fixed(0.1, "arrest"))
+    # Lists alone card both; a model fairly sure they are not emergencies holds back the
+    # arrest, not the overdose (a card too few there can cost a life).
     assert unsure.detect_by_lists("police are raiding my friend's room right now") is not None
     assert unsure.detect("police are raiding my friend's room right now") is None
     found = unsure.detect("help my boyfriend is not breathing after he used")
     assert found is not None and found.kind == "overdose" and not found.by_model
+    assert with_model(Fixed(0.01, "arrest")).detect("help my boyfriend is not breathing") is None
+
+
+def test_an_if_without_a_now_lets_a_fairly_sure_model_veto_an_overdose() -> None:
+    fairly_sure = with_model(Fixed(0.15, "overdose"))
+    assert fairly_sure.detect("my friend is not breathing after he used") is not None
+    assert fairly_sure.detect_by_lists("if my friend is not breathing after he used") is not None
+    assert fairly_sure.detect("if my friend is not breathing after he used") is None
 
 
 def test_without_a_model_file_the_lists_decide_alone(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -138,6 +138,38 @@ class _PhraseSet:
         return False
 
 
+class _Index:
+    """The phrases of many lists, each phrase tagged with its list, indexed like
+    :class:`_PhraseSet`: one pass over a message tells which lists it matches, instead of one
+    pass for each language and kind."""
+
+    def __init__(self, tagged: Iterable[tuple[Hashable, _PhraseSet]]) -> None:
+        self._by_first: dict[str, list[tuple[Hashable, _Phrase]]] = {}
+        self._by_start: dict[str, list[tuple[Hashable, _Phrase]]] = {}
+        self._starred: list[tuple[Hashable, _Phrase]] = []
+        for tag, phrases in tagged:
+            for phrase in phrases:
+                if phrase.inside:
+                    self._by_start.setdefault(phrase.inside[:2], []).append((tag, phrase))
+                elif phrase.words[0].endswith("*"):
+                    self._starred.append((tag, phrase))
+                else:
+                    self._by_first.setdefault(phrase.words[0], []).append((tag, phrase))
+
+    def tags(self, message: _Text, *, fuzzy: bool) -> set[Hashable]:
+        check = message.has if fuzzy else message.has_exactly
+        found: set[Hashable] = set()
+        candidates = [self._starred]
+        firsts = message.present if fuzzy else message.word_set
+        candidates.extend(self._by_first[w] for w in firsts & self._by_first.keys())
+        candidates.extend(self._by_start[s] for s in message.starts & self._by_start.keys())
+        for phrases in candidates:
+            for tag, phrase in phrases:
+                if tag not in found and check(phrase):
+                    found.add(tag)
+        return found
+
+
 @dataclass
 class _Triggers:
     strong: _PhraseSet = field(default_factory=_PhraseSet)
@@ -202,6 +234,8 @@ class _Text:
         prepared = prepare(text).text
         self.words = [w for w in tokens(prepared) if w]
         self.accented = [w for w in tokens(prepared, folded=False) if w]
+        self.at = _positions(self.words)
+        self.accented_at = _positions(self.accented)
         self.senses = [vocabulary.senses(w) for w in self.words]
         self.present = frozenset().union(*self.senses)
         self.word_set = frozenset(self.words)
@@ -229,11 +263,23 @@ class _Text:
         common, so that one letter off is usually another word ("sidang" is not "sedang")."""
         if phrase.inside:
             return self._inside(phrase.inside)
-        wanted = phrase.accented or phrase.words
-        words = self.accented if phrase.accented else self.words
+        if phrase.accented:
+            wanted, words, at = phrase.accented, self.accented, self.accented_at
+        else:
+            wanted, words, at = phrase.words, self.words, self.at
         n = len(wanted)
-        for start in range(len(words) - n + 1):
-            if all(_same(words[start + i], w) for i, w in enumerate(wanted)):
+        first = wanted[0]
+        if first.endswith("*"):
+            starts: Iterable[int] = (
+                i for i in range(len(words) - n + 1) if words[i].startswith(first[:-1])
+            )
+        else:
+            starts = at.get(first, ())
+            if n == 1:
+                return bool(starts)
+        last = len(words) - n
+        for start in starts:
+            if start <= last and all(_same(words[start + i], wanted[i]) for i in range(1, n)):
                 return True
         return False
 
@@ -269,8 +315,22 @@ class _Text:
         return phrases.found_in(self, fuzzy=False)
 
 
+def _positions(words: Sequence[str]) -> dict[str, list[int]]:
+    at: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        at.setdefault(word, []).append(i)
+    return at
+
+
 def _same(word: str, wanted: str) -> bool:
     return word.startswith(wanted[:-1]) if wanted.endswith("*") else word == wanted
+
+
+@dataclass(frozen=True)
+class _Cues:
+    found: Found | None  # what the lists found
+    not_now: bool  # a "not now" word of any language
+    only_if: bool  # an "if" word of any language, and no "now" word of any
 
 
 class Emergencies:
@@ -286,6 +346,8 @@ class Emergencies:
         self.model = model
         self.threshold = emergency_model.THRESHOLD
         self.veto = emergency_model.VETO
+        self.low_veto = emergency_model.LOW_VETO
+        self.if_veto = emergency_model.IF_VETO
         self._order = [k.name for k in kinds]
         self._words = dict(words)
         # Spelling tolerance only for strong phrases: several words long, they rarely meet
@@ -294,6 +356,15 @@ class Emergencies:
         self._vocabulary = _Vocabulary(
             p for w in self._words.values() for t in w.kinds.values() for p in t.strong
         )
+        words_of = self._words.items()
+        self._not_now = _Index((lang, w.not_now) for lang, w in words_of)
+        self._conditional = _Index((lang, w.conditional) for lang, w in words_of)
+        self._now = _Index((lang, w.now) for lang, w in words_of)
+        pairs = [(lang, name, t) for lang, w in words_of for name, t in w.kinds.items()]
+        self._strong = _Index(((lang, name), t.strong) for lang, name, t in pairs)
+        self._topic = _Index(((lang, name), t.words) for lang, name, t in pairs)
+        self._context = _Index(((lang, name), t.context) for lang, name, t in pairs)
+        self._needs_context = {(lang, name) for lang, name, t in pairs if t.context}
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -309,20 +380,28 @@ class Emergencies:
 
         With a model, see :meth:`combine`."""
         message = _Text(text, self._vocabulary)
-        listed, not_now = self._listed(message)
+        cues = self._cues(message)
         if self.model is None:
-            return listed
-        return self.combine(listed, not_now, self.model.predict(message.words))
+            return cues.found
+        guess = self.model.predict(message.words)
+        return self.combine(cues.found, cues.not_now, guess, only_if=cues.only_if)
 
-    def combine(self, listed: Found | None, not_now: bool, guess: Prediction) -> Found | None:
+    def combine(
+        self, listed: Found | None, not_now: bool, guess: Prediction, *, only_if: bool = False
+    ) -> Found | None:
         """The card, from what the lists found and what the model guessed. The model vetoes
-        only kinds not marked ``always`` (an arrest, a compulsory centre): for an overdose,
-        self-harm or violence in custody a card too few can cost a life, and the model is
-        least sure of short messages ("she overdosed right now")."""
+        kinds not marked ``always`` (an arrest, a compulsory centre) below ``veto``. For an
+        overdose, self-harm or violence in custody a card too few can cost a life, and the
+        model is least sure of short messages ("she overdosed right now"): it vetoes those
+        only when it is all but certain (below ``low_veto``), or fairly sure while an "if"
+        word and no "now" word (``only_if``) says the message is about what might happen
+        (below ``if_veto``)."""
         if listed is not None:
-            if guess.urgent < self.veto and not self.kinds[listed.kind].always:
-                return None
-            return listed
+            if self.kinds[listed.kind].always:
+                veto = max(self.low_veto, self.if_veto if only_if else 0.0)
+            else:
+                veto = self.veto
+            return None if guess.urgent < veto else listed
         if guess.urgent > self.threshold and not not_now and guess.kind in self.kinds:
             return Found(guess.kind, "", False, by_model=True)
         return None
@@ -332,30 +411,40 @@ class Emergencies:
         return self._listed(_Text(text, self._vocabulary))[0]
 
     def _listed(self, message: _Text) -> tuple[Found | None, bool]:
-        found: list[Found] = []
+        cues = self._cues(message)
+        return cues.found, cues.not_now
+
+    def _cues(self, message: _Text) -> _Cues:
         # "Not now" and "if" words hold a card back whatever their language: people mix
         # languages, and a wrong hold costs less than a card on every look-alike. "Now"
         # words count only with their own language's triggers (and English ones, which every
         # language mixes in), because a short word of one language may be anything in another.
-        not_now = any(message.any_exactly(w.not_now) for w in self._words.values())
-        conditional = any(message.any_exactly(w.conditional) for w in self._words.values())
-        english = self._words.get(DEFAULT_LANGUAGE)
-        english_now = english is not None and message.any_exactly(english.now)
-        for lang, words in self._words.items():
-            now = english_now or message.any_exactly(words.now)
-            for name in self._order:
-                triggers = words.kinds[name]
-                if triggers.context and not message.any_exactly(triggers.context):
+        not_now = bool(self._not_now.tags(message, fuzzy=False))
+        conditional = bool(self._conditional.tags(message, fuzzy=False))
+        nows = self._now.tags(message, fuzzy=False)
+        english_now = DEFAULT_LANGUAGE in nows
+        strong = self._strong.tags(message, fuzzy=True)
+        context = self._context.tags(message, fuzzy=False) if self._needs_context else set()
+        topic = self._topic.tags(message, fuzzy=False) if nows and not not_now else set()
+        found = None
+        # The first kind in the order of kinds.yaml, and for it the first language.
+        for name in self._order:
+            always = self.kinds[name].always
+            for lang in self._words:
+                pair = (lang, name)
+                if pair in self._needs_context and pair not in context:
                     continue
-                strong = message.any(triggers.strong)
-                held = not_now or (conditional and not now and not self.kinds[name].always)
-                if strong and not held:
-                    found.append(Found(name, lang, True))
-                elif now and not not_now and message.any_exactly(triggers.words):
-                    found.append(Found(name, lang, False))
-        if not found:
-            return None, not_now
-        return min(found, key=lambda f: self._order.index(f.kind)), not_now
+                now = english_now or lang in nows
+                held = not_now or (conditional and not now and not always)
+                if pair in strong and not held:
+                    found = Found(name, lang, True)
+                elif now and not not_now and pair in topic:
+                    found = Found(name, lang, False)
+                if found:
+                    break
+            if found:
+                break
+        return _Cues(found, not_now, conditional and not nows)
 
     def card(self, kind: str, lang: str) -> CardText:
         return _required(self._in(lang, lambda w: w.cards.get(kind)), kind)
