@@ -43,7 +43,10 @@ DIGITS = 4
 LOOKALIKE_WEIGHT = 1.0
 URGENT_WEIGHT = 1.0
 THRESHOLD = 0.35  # the model alone shows a card above this probability of an emergency
-VETO = 0.3  # an arrest or compulsory-centre list hit shows no card below this probability
+# An arrest or compulsory-centre list hit shows no card below this probability. 0.2, not 0.3,
+# since the matcher's sets 5 and 6 joined the everyday training: leave-one-set-out over sets
+# 2-6, recall / look-alikes carded 0.961 / 0.065 at 0.2 against 0.951 / 0.057 at 0.3.
+VETO = 0.2
 # Any other list hit (overdose, self-harm, custody violence) shows no card below LOW_VETO, or
 # below IF_VETO when an "if" word and no "now" word is in the message. Leave-one-set-out, the
 # lowest urgent such hit got 0.128 (0.305 with "if" and no "now"), and look-alikes below these
@@ -240,6 +243,8 @@ EVERYDAY = (
     "tests/eval/lang2/*-retired.yaml",
     "tests/eval/lang3/*-retired.yaml",
     "tests/eval/lang4/*-retired.yaml",
+    "tests/eval/lang5/*-retired.yaml",
+    "tests/eval/lang6/*-retired.yaml",
 )
 
 
