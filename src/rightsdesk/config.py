@@ -68,8 +68,12 @@ class Settings:
     k_anonymity: int = MIN_K_ANONYMITY
     flood_limit: int = 20
     flood_window_s: float = 60.0
-    # Updates handled at once. Measured with tests/bench_telegram.py: 8 beat both 4 and 16,
-    # and python-telegram-bot's default of 256 spent its time in connection-pool bookkeeping.
+    # Updates handled at once (and HTTP connections kept). Measured with
+    # tests/bench_telegram.py: 8 beat both 4 and 16, and python-telegram-bot's default of 256
+    # spent its time in connection-pool bookkeeping. Re-measured with the analysis worker on
+    # a shared, busy 2-core machine (updates/s, runs interleaved): 2: 144-170; 4: 170-258;
+    # 8: 152-292. Without it: 1: 113-120, 2: 90-131, 4: 136-192, 8: 100-169. 2 is too few
+    # to keep the worker busy; between 4 and 8 the noise decides, so 8 stays.
     concurrent_updates: int = 8
     # How long one reply is retried through 429s, 5xx, timeouts and resets before it is given
     # up (see telegram_bot.Sender for why it is bounded at all).
