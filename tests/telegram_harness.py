@@ -140,6 +140,9 @@ def start_rightsdesk_run(
         "RIGHTSDESK_DB": str(tmp_path / "bot.db"),
         "RIGHTSDESK_SECRET": SECRET.decode(),
         "NO_PROXY": "127.0.0.1,localhost",
+        # Loading the content twice (the bot and its analysis worker) costs these tests
+        # seconds each and tests nothing they check; test_analysis_worker runs it.
+        "RIGHTSDESK_WORKER": "0",
         **env,
     }
     with output.open("ab") as sink:

@@ -68,8 +68,12 @@ class Settings:
     k_anonymity: int = MIN_K_ANONYMITY
     flood_limit: int = 20
     flood_window_s: float = 60.0
-    # Updates handled at once. Measured with tests/bench_telegram.py: 8 beat both 4 and 16,
-    # and python-telegram-bot's default of 256 spent its time in connection-pool bookkeeping.
+    # Updates handled at once (and HTTP connections kept). Measured with
+    # tests/bench_telegram.py: 8 beat both 4 and 16, and python-telegram-bot's default of 256
+    # spent its time in connection-pool bookkeeping. Re-measured with the analysis worker on
+    # a shared, busy 2-core machine (updates/s, runs interleaved): 2: 144-170; 4: 170-258;
+    # 8: 152-292. Without it: 1: 113-120, 2: 90-131, 4: 136-192, 8: 100-169. 2 is too few
+    # to keep the worker busy; between 4 and 8 the noise decides, so 8 stays.
     concurrent_updates: int = 8
     # How long one reply is retried through 429s, 5xx, timeouts and resets before it is given
     # up (see telegram_bot.Sender for why it is bounded at all).
@@ -78,6 +82,15 @@ class Settings:
     # bot exits non-zero for the service manager: a proxy's hiccup must not end it.
     token_revoked_after_s: float = 30.0
     default_language: str = "en"
+    # The Telegram bot analyses questions (emergency recognition, matching) in a worker
+    # process, so that a second core works while its own sends replies: in one process the
+    # two take turns under one interpreter lock (see rightsdesk.analysis_worker for the
+    # figures). RIGHTSDESK_WORKER=0 turns it off: one process, as the console always is.
+    # Off costs nothing but capacity; a worker that fails is never waited for anyway.
+    analysis_worker: bool = True
+    # How long a question waits for the worker before the desk analyses it itself (the
+    # worker is then replaced): it normally answers in about a millisecond or two.
+    worker_timeout_s: float = 1.0
     # Signed knowledge-base updates (rightsdesk.kb_updates): off while kb_url is None.
     kb_url: str | None = field(default=None, repr=False)
     kb_public_key: bytes | None = None
@@ -129,6 +142,7 @@ class Settings:
             flood_limit=_positive_int(env, "RIGHTSDESK_FLOOD_LIMIT", 20),
             send_patience_s=_positive_int(env, "RIGHTSDESK_SEND_PATIENCE_S", 300),
             token_revoked_after_s=_positive_int(env, "RIGHTSDESK_TOKEN_REVOKED_AFTER_S", 30),
+            analysis_worker=_switch(env, "RIGHTSDESK_WORKER", default=True),
             kb_url=_kb_url(env),
             kb_public_key=_kb_public_key(env),
             kb_check_hours=_kb_check_hours(env),
@@ -280,6 +294,17 @@ def _parse_admins(value: str) -> frozenset[int]:
             )
         admins.add(int(part))
     return frozenset(admins)
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = env.get(name, "").strip().casefold()
+    if not value:
+        return default
+    if value in ("1", "on", "yes", "true"):
+        return True
+    if value in ("0", "off", "no", "false"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (on or off), not '{value}'.")
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int, *, least: int = 1) -> int:

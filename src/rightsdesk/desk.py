@@ -18,7 +18,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from rightsdesk import admin_reports, languages, randomness
+from rightsdesk import admin_reports, analysis, languages, randomness
+from rightsdesk.analysis_worker import AnalysisWorker
 from rightsdesk.anonymise import iso_week, redact
 from rightsdesk.config import Settings
 from rightsdesk.conversation import NO_QUERY, Conversation, Reply
@@ -143,6 +144,8 @@ class Desk:
         # The token's meaning lives here, in memory only, and dies with the process.
         self._tokens: OrderedDict[str, str] = OrderedDict()
         self._answered: OrderedDict[int, bool] = OrderedDict()  # offered discreet mode once
+        self._content_paths = (settings.kb_dir, settings.messages_path)
+        self._worker: AnalysisWorker | None = None
 
     @classmethod
     def load(cls, settings: Settings, query_log: AnyQueryLog | None = None) -> Desk:
@@ -206,14 +209,17 @@ class Desk:
         serving the old content, if anything is wrong. Takes seconds (the matcher index):
         adapters call it off their event loop.
         """
-        library = Library.load(
-            self.settings,
-            kb_dir or self.settings.kb_dir,
-            messages_path or self.settings.messages_path,
-        )
+        kb_dir = kb_dir or self.settings.kb_dir
+        messages_path = messages_path or self.settings.messages_path
+        library = Library.load(self.settings, kb_dir, messages_path)
         if not isinstance(self.query_log, NullQueryLog):
             library.known_words()
         self._library = library
+        self._content_paths = (kb_dir, messages_path)
+        if self._worker is not None:
+            # From now on its answers carry the old version and are refused; a new worker
+            # loads these folders.
+            self._worker.reload(kb_dir, messages_path, library.analysis_version)
         log.info("content reloaded: %s", library.kb.version)
         return library.kb.version
 
@@ -271,16 +277,45 @@ class Desk:
         """:meth:`ask`, with what the matcher found (for `rightsdesk ask --json`)."""
         started = time.perf_counter()
         text = question_text(text)
-        # Before matching, and whatever it finds: an emergency card must not depend on it.
-        found = self.emergencies.detect(text) if self.emergencies else None
-        result = self.matcher.match(text)
+        library = self._library  # one version for the whole reply, even if a reload lands
+        return self._answer(text, asker, library, library.analyse(text), started)
+
+    async def ask_async(self, text: str, asker: Asker) -> Reply:
+        """:meth:`ask`, with the analysis done by the worker process when one serves this
+        content version (see :mod:`rightsdesk.analysis_worker`), else here. Only the text
+        crosses to the worker; the reply, the log row and every choice stay in this process.
+        """
+        started = time.perf_counter()
+        text = question_text(text)
+        library = self._library
+        found = None
+        if self._worker is not None:
+            answer = await self._worker.analyse(text)
+            if answer is not None and answer[0] == library.analysis_version:
+                try:
+                    found = analysis.from_wire(answer[1], library.kb)
+                except ValueError:
+                    log.warning("the analysis worker's answer was malformed; analysed here")
+        if found is None:
+            found = library.analyse(text)
+        return self._answer(text, asker, library, found, started)[1]
+
+    def _answer(
+        self,
+        text: str,
+        asker: Asker,
+        library: Library,
+        analysed: analysis.Analysis,
+        started: float,
+    ) -> tuple[MatchResult, Reply]:
+        result, found = analysed.result, analysed.found
         handling_ms = (time.perf_counter() - started) * 1000.0
         if result.encoding is not None:
             _remember(self._zawgyi, asker.id, result.encoding == "zawgyi")
         lang = self.language(asker, result)
         _remember(self._last, asker.id, lang)
-        key = self._record(text, lang, result, asker, handling_ms)
-        reply = self.conversation.reply_for(
+        key = self._record(text, lang, result, asker, handling_ms, library)
+        reply = library.conversation.reply_for(
             result,
             lang,
             self._token_for(key),
@@ -290,6 +325,26 @@ class Desk:
         )
         _remember(self._answered, asker.id, True)
         return result, self._for_phone(reply, asker)
+
+    # -- the analysis worker (the Telegram bot's; see rightsdesk.analysis_worker) ----------
+
+    def start_worker(self, worker: AnalysisWorker | None = None) -> AnalysisWorker:
+        """Start analysing questions in a worker process for :meth:`ask_async`; call on the
+        event loop that will await it. Returns at once: until the worker has loaded the
+        content (seconds), questions are analysed here."""
+        if self._worker is None:
+            self._worker = worker or AnalysisWorker(timeout_s=self.settings.worker_timeout_s)
+            self._worker.start(*self._content_paths, self._library.analysis_version)
+        return self._worker
+
+    @property
+    def worker(self) -> AnalysisWorker | None:
+        return self._worker
+
+    async def stop_worker(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await worker.close()
 
     def press(self, data: str, asker: Asker) -> Reply:
         """A button pressed by ``asker``; ``data`` comes from the phone and may be forged."""
@@ -390,20 +445,26 @@ class Desk:
     # -- inside ---------------------------------------------------------------------------
 
     def _record(
-        self, text: str, lang: str, result: MatchResult, asker: Asker, handling_ms: float
+        self,
+        text: str,
+        lang: str,
+        result: MatchResult,
+        asker: Asker,
+        handling_ms: float,
+        library: Library,
     ) -> str:
         best = result.best
         if isinstance(self.query_log, NullQueryLog):
             return NO_QUERY
         try:
             event = QueryEvent(
-                text=self._loggable(text, lang, asker),
+                text=self._loggable(text, lang, asker, library),
                 lang=lang,
                 decision=result.decision,
                 top_id=best.entry.id if best else None,
                 top_score=best.score if best else None,
                 runner_up_ids=tuple(m.entry.id for m in result.matches[1:4]),
-                kb_version=self.kb.version,
+                kb_version=library.kb.version,
                 handling_ms=handling_ms,
                 user_id=asker.id,
                 sender_names=asker.names,
@@ -417,7 +478,7 @@ class Desk:
     def known_words(self) -> KnownWords:
         return self._library.known_words()
 
-    def _loggable(self, text: str, lang: str, asker: Asker) -> str:
+    def _loggable(self, text: str, lang: str, asker: Asker, library: Library) -> str:
         """The question as the log may keep it: identifiers replaced by placeholders, then
         every word the bot does not know (or that fewer than k people used this week)
         masked. See :mod:`rightsdesk.log_words`."""
@@ -425,7 +486,7 @@ class Desk:
         self._shared.saw(
             iso_week(self._clock()), asker.id, {fold(w) for w in tokens(redacted, folded=False)}
         )
-        return self.known_words().mask(redacted, lang, self._shared)
+        return library.known_words().mask(redacted, lang, self._shared)
 
     def _token_for(self, key: str) -> str:
         if key == NO_QUERY:
@@ -578,6 +639,14 @@ class Library:
             sectors=found.sectors,
             today=today,
         )
+
+    @property
+    def analysis_version(self) -> str:
+        """What an analysis of a question depends on (see :func:`analysis.version`)."""
+        return analysis.version(self.kb, self.emergencies)
+
+    def analyse(self, text: str) -> analysis.Analysis:
+        return analysis.analyse(text, self.matcher, self.emergencies)
 
     def known_words(self) -> KnownWords:
         """What the log may keep of a question; built the first time something is logged

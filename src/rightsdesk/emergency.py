@@ -24,6 +24,7 @@ confident and no "not now" word holds it back. A card the model found has ``by_m
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
@@ -341,9 +342,13 @@ class Emergencies:
         kinds: Sequence[Kind],
         words: Mapping[str, _LanguageWords],
         model: EmergencyModel | None = None,
+        version: str = "",
     ) -> None:
         self.kinds = {k.name: k for k in kinds}
         self.model = model
+        # A digest of the files read (as a knowledge base's version is), so that a result
+        # computed elsewhere can be checked to come from the same words and model.
+        self.version = version
         self.threshold = emergency_model.THRESHOLD
         self.veto = emergency_model.VETO
         self.low_veto = emergency_model.LOW_VETO
@@ -517,9 +522,11 @@ def check_emergencies(
     kinds = _read_kinds(kinds_doc, problems, set(kb_ids) if kb_ids is not None else None)
     english = folder / f"{DEFAULT_LANGUAGE}.yaml"
     words: dict[str, _LanguageWords] = {}
+    digest = hashlib.sha256(_bytes(folder / KINDS_FILE))
     for path in sorted(folder.glob("*.yaml")):
         if path.name == KINDS_FILE:
             continue
+        digest.update(path.name.encode() + b"\0" + _bytes(path))
         lang = path.stem
         if lang not in LANGUAGES:
             problems.append(Problem(path, 1, f"unknown language code '{lang}' in the file name"))
@@ -534,13 +541,21 @@ def check_emergencies(
     model = None
     model_path = folder / emergency_model.MODEL_FILE
     if model_path.exists():
+        digest.update(b"model\0" + _bytes(model_path))
         try:
             model, _ = emergency_model.read(model_path)
         except (ValueError, UnicodeDecodeError) as error:
             problems.append(Problem(model_path, 1, f"unreadable model: {error}"))
     if problems:
         return problems, None
-    return [], Emergencies(kinds, words, model)
+    return [], Emergencies(kinds, words, model, f"em-{digest.hexdigest()[:10]}")
+
+
+def _bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""  # reported by the reader that needs it
 
 
 def _load(path: Path, problems: list[Problem]) -> YamlDocument | None:

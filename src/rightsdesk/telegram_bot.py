@@ -254,7 +254,9 @@ class Handlers:
     async def on_text(self, update: Update, context: Context) -> None:
         message, asker = update.effective_message, asker_of(update)
         if message and message.text and asker:
-            await self.respond(update, message, self.desk.ask(message.text, asker), asker)
+            await self.respond(
+                update, message, await self.desk.ask_async(message.text, asker), asker
+            )
 
     async def on_group_mention(self, update: Update, context: Context) -> None:
         message, asker = update.effective_message, asker_of(update)
@@ -265,7 +267,7 @@ class Handlers:
         if not mention.search(message.text):
             return
         text = " ".join(mention.sub(" ", message.text).split())
-        reply = self.desk.ask(text, asker) if text else self.desk.command("help", asker)
+        reply = await self.desk.ask_async(text, asker) if text else self.desk.command("help", asker)
         await self.respond(update, message, reply, asker)
 
     async def on_command(self, update: Update, context: Context) -> None:
@@ -378,10 +380,13 @@ def build_application(
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         shredder.start()
+        if settings.analysis_worker:
+            desk.start_worker()  # returns at once; questions are analysed here until it loads
         await _commands_menu(desk)(app)
 
     async def post_stop(app: Application) -> None:  # type: ignore[type-arg]
         await shredder.stop()  # pending deletions are carried out, not forgotten
+        await desk.stop_worker()
 
     # No python-telegram-bot Updater: it confirms updates as soon as it fetches them, and
     # rightsdesk.telegram_delivery confirms them only once they are handled.
