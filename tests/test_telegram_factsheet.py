@@ -32,7 +32,7 @@ async def test_the_fact_sheet_button_sends_a_one_page_pdf(bot: Bot) -> None:
 async def test_a_sheet_is_in_the_language_of_the_chat(bot: Bot) -> None:
     await bot.say("/lang")
     await bot.press("ไทย")
-    await bot.say("ตำรวจขังคนเพราะใช้ยาเสพติดอย่างเดียวได้ไหม")
+    await bot.say("ตำรวจจับคนเพราะใช้ยาอย่างเดียวได้ไหม")
     bot.fake.send_callback(USER, bot.button("📄"))
     [call] = await bot.fake.async_wait_for("sendDocument", timeout=20, predicate=lambda c: c.ok)
     assert call.files["document"].filename.endswith("-th.pdf")
