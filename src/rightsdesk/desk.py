@@ -288,17 +288,17 @@ class Desk:
         started = time.perf_counter()
         text = question_text(text)
         library = self._library
-        found = None
+        analysed = None
         if self._worker is not None:
             answer = await self._worker.analyse(text)
             if answer is not None and answer[0] == library.analysis_version:
                 try:
-                    found = analysis.from_wire(answer[1], library.kb)
+                    analysed = analysis.from_wire(answer[1], library.kb)
                 except ValueError:
                     log.warning("the analysis worker's answer was malformed; analysed here")
-        if found is None:
-            found = library.analyse(text)
-        return self._answer(text, asker, library, found, started)[1]
+        if analysed is None:
+            analysed = library.analyse(text)
+        return self._answer(text, asker, library, analysed, started)[1]
 
     def _answer(
         self,
