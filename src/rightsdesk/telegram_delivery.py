@@ -206,8 +206,7 @@ class Poller:
         deadline = polled + _CONFIRM_EVERY_S
         while (remaining := deadline - time.monotonic()) > 0:
             if self._finished_since_poll and (
-                self._queued < self._concurrency
-                or self._finished_since_poll >= _FINISHED_PER_POLL
+                self._queued < self._concurrency or self._finished_since_poll >= _FINISHED_PER_POLL
             ):
                 break
             self._progress.clear()
