@@ -65,6 +65,7 @@ from rightsdesk.kb_updates import KbUpdater
 from rightsdesk.telegram_delivery import Poller, TokenRevoked, WebhookReceiver
 from rightsdesk.telegram_discreet import Shredder
 from rightsdesk.telegram_render import keyboard, render_html
+from rightsdesk.telegram_request import JsonRequest
 
 log = logging.getLogger("rightsdesk.telegram")
 
@@ -376,7 +377,7 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     else:
-        builder = builder.connection_pool_size(settings.concurrent_updates)
+        builder = builder.request(JsonRequest(settings.concurrent_updates))
 
     async def post_init(app: Application) -> None:  # type: ignore[type-arg]
         shredder.start()

@@ -1,0 +1,94 @@
+"""The bot's HTTP to Telegram: JSON bodies, multipart only for files, and errors that never
+carry the URL (which holds the token)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import NetworkError, TimedOut
+
+from rightsdesk.telegram_request import JsonRequest
+
+TOKEN = "123456:SECRET-TOKEN-abcdef"
+SENT = {"message_id": 7, "date": 0, "chat": {"id": 42, "type": "private"}, "text": "x"}
+
+
+def _telegram(seen: list[httpx.Request]) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/getMe"):
+            result: object = {"id": 1, "is_bot": True, "first_name": "Desk", "username": "d_bot"}
+        else:
+            result = SENT
+        return httpx.Response(200, json={"ok": True, "result": result})
+
+    return httpx.MockTransport(answer)
+
+
+async def test_a_reply_goes_as_json_with_its_keyboard_as_an_object() -> None:
+    seen: list[httpx.Request] = []
+    request = JsonRequest(2, transport=_telegram(seen))
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("ดูต้นฉบับ", callback_data="en:1")]])
+    async with Bot(TOKEN, request=request) as bot:
+        message = await bot.send_message(42, "สิทธิของคุณ <b>ข้อ II.7</b>", reply_markup=markup)
+
+    assert message.message_id == 7
+    call = seen[-1]
+    assert call.headers["content-type"] == "application/json"
+    body = json.loads(call.content)
+    assert body["chat_id"] == 42
+    assert body["text"] == "สิทธิของคุณ <b>ข้อ II.7</b>"
+    button = body["reply_markup"]["inline_keyboard"][0][0]
+    assert button == {"text": "ดูต้นฉบับ", "callback_data": "en:1"}
+
+
+async def test_a_file_goes_as_a_multipart_form() -> None:
+    seen: list[httpx.Request] = []
+    request = JsonRequest(2, transport=_telegram(seen))
+    async with Bot(TOKEN, request=request) as bot:
+        await bot.send_document(42, b"%PDF-1.4 fact sheet", filename="ii-7.pdf", caption="II.7")
+
+    call = seen[-1]
+    assert call.headers["content-type"].startswith("multipart/form-data")
+    assert b"%PDF-1.4 fact sheet" in call.content
+    assert b"ii-7.pdf" in call.content
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (
+            httpx.ReadTimeout("timed out reading https://x/bot123456:SECRET-TOKEN-abcdef/getMe"),
+            TimedOut,
+        ),
+        (httpx.PoolTimeout("no connection for https://x/bot123456:SECRET-TOKEN-abcdef/"), TimedOut),
+        (httpx.ConnectError("cannot reach https://x/bot123456:SECRET-TOKEN-abcdef/"), NetworkError),
+    ],
+)
+async def test_failures_become_the_library_errors_without_the_token(
+    failure: httpx.HTTPError, expected: type[Exception]
+) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise failure
+
+    request = JsonRequest(2, transport=httpx.MockTransport(fail))
+    await request.initialize()
+    with pytest.raises(expected) as raised:
+        await request.post(f"https://api.telegram.org/bot{TOKEN}/getMe")
+    await request.shutdown()
+    assert "SECRET-TOKEN" not in str(raised.value)
+    assert "SECRET-TOKEN" not in repr(raised.value.__cause__)  # no chained httpx error either
+
+
+async def test_it_can_be_started_again_after_a_shutdown() -> None:
+    seen: list[httpx.Request] = []
+    request = JsonRequest(1, transport=_telegram(seen))
+    for _ in range(2):
+        await request.initialize()
+        await request.post(f"https://api.telegram.org/bot{TOKEN}/getMe")
+        await request.shutdown()
+    assert len(seen) == 2
+    assert request.read_timeout == 5.0
