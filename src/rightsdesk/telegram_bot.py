@@ -148,8 +148,9 @@ class Sender:
                     lambda chunk=chunk, last=last: message.reply_text(  # type: ignore[misc]
                         chunk,
                         parse_mode=ParseMode.HTML,
-                        reply_markup=markup if last else None,
                         do_quote=False,
+                        # Plain data, passed through as it is (see telegram_render.keyboard).
+                        api_kwargs={"reply_markup": markup} if last and markup else None,
                     )
                 )
             )
