@@ -4,13 +4,18 @@ carry the URL (which holds the token)."""
 from __future__ import annotations
 
 import json
+import os
+import socket
 
 import httpx
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, TimedOut
 
+from fake_bot_api import FakeBotAPI
 from rightsdesk.telegram_request import JsonRequest
+
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 TOKEN = "123456:SECRET-TOKEN-abcdef"
 SENT = {"message_id": 7, "date": 0, "chat": {"id": 42, "type": "private"}, "text": "x"}
@@ -92,3 +97,46 @@ async def test_it_can_be_started_again_after_a_shutdown() -> None:
         await request.shutdown()
     assert len(seen) == 2
     assert request.read_timeout == 5.0
+
+
+# Without a test transport and with no proxy in the environment, calls go straight to
+# httpcore's pool: the path every reply takes in production, here against real sockets.
+
+
+async def test_the_direct_path_sends_a_reply_to_a_real_server(fake_bot_api: FakeBotAPI) -> None:
+    request = JsonRequest(2)
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Lagi", callback_data="m:1")]])
+    async with Bot(fake_bot_api.token, base_url=fake_bot_api.base_url, request=request) as bot:
+        sent = await bot.send_message(
+            42, "Hak Anda: <b>II.7</b>", parse_mode="HTML", reply_markup=markup
+        )
+    assert sent.text == "Hak Anda: II.7"
+    (call,) = fake_bot_api.sent_messages()
+    assert call.params["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Lagi", "callback_data": "m:1"}]]
+    }
+
+
+async def test_the_direct_path_reports_a_refused_connection_without_the_token() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    request = JsonRequest(1)
+    await request.initialize()
+    with pytest.raises(NetworkError) as raised:
+        await request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe")
+    await request.shutdown()
+    assert "SECRET-TOKEN" not in str(raised.value)
+
+
+async def test_the_direct_path_gives_up_on_a_silent_server_as_a_timeout() -> None:
+    with socket.socket() as silent:  # accepts, then never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        request = JsonRequest(1, read_timeout=0.3)
+        await request.initialize()
+        with pytest.raises(TimedOut) as raised:
+            await request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe")
+        await request.shutdown()
+    assert "SECRET-TOKEN" not in str(raised.value)
