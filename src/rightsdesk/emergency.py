@@ -19,7 +19,10 @@ Word lists alone did not generalise (0.998 recall on the sets they were tuned on
 on each fresh one), so a small model trained on the development sets
 (:mod:`rightsdesk.emergency_model`, shipped as ``model.tsv`` in the same folder) works beside
 them: it can veto a list hit it finds very unlikely, and on its own shows a card when it is
-confident and no "not now" word holds it back. A card the model found has ``by_model`` set.
+confident and no "not now" word holds it back. A second model, trained on urgent messages
+against their look-alikes only (``lookalike.tsv``), vetoes list hits that read as a
+look-alike (a past arrest, a question about overdose in general). A card the model found
+has ``by_model`` set.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rightsdesk import emergency_model
-from rightsdesk.emergency_model import EmergencyModel, Prediction
+from rightsdesk.emergency_model import EmergencyModel, LookalikeModel, Prediction
 from rightsdesk.knowledge_base import (
     KnowledgeBaseError,
     Problem,
@@ -343,9 +346,11 @@ class Emergencies:
         words: Mapping[str, _LanguageWords],
         model: EmergencyModel | None = None,
         version: str = "",
+        lookalike: LookalikeModel | None = None,
     ) -> None:
         self.kinds = {k.name: k for k in kinds}
         self.model = model
+        self.lookalike = lookalike
         # A digest of the files read (as a knowledge base's version is), so that a result
         # computed elsewhere can be checked to come from the same words and model.
         self.version = version
@@ -353,6 +358,8 @@ class Emergencies:
         self.veto = emergency_model.VETO
         self.low_veto = emergency_model.LOW_VETO
         self.if_veto = emergency_model.IF_VETO
+        self.lookalike_veto = emergency_model.LOOKALIKE_VETO
+        self.lookalike_low_veto = emergency_model.LOOKALIKE_LOW_VETO
         self._order = [k.name for k in kinds]
         self._words = dict(words)
         # Spelling tolerance only for strong phrases: several words long, they rarely meet
@@ -389,10 +396,17 @@ class Emergencies:
         if self.model is None:
             return cues.found
         guess = self.model.predict(message.words)
-        return self.combine(cues.found, cues.not_now, guess, only_if=cues.only_if)
+        urgent = self.lookalike.urgent(message.words) if self.lookalike is not None else 1.0
+        return self.combine(cues.found, cues.not_now, guess, only_if=cues.only_if, urgent=urgent)
 
     def combine(
-        self, listed: Found | None, not_now: bool, guess: Prediction, *, only_if: bool = False
+        self,
+        listed: Found | None,
+        not_now: bool,
+        guess: Prediction,
+        *,
+        only_if: bool = False,
+        urgent: float = 1.0,
     ) -> Found | None:
         """The card, from what the lists found and what the model guessed. The model vetoes
         kinds not marked ``always`` (an arrest, a compulsory centre) below ``veto``. For an
@@ -400,13 +414,20 @@ class Emergencies:
         model is least sure of short messages ("she overdosed right now"): it vetoes those
         only when it is all but certain (below ``low_veto``), or fairly sure while an "if"
         word and no "now" word (``only_if``) says the message is about what might happen
-        (below ``if_veto``)."""
+        (below ``if_veto``).
+
+        ``urgent`` is the look-alike model's probability that the message is urgent rather
+        than a look-alike (1 without that model). Below ``lookalike_veto`` it vetoes an arrest
+        or compulsory-centre list hit, below ``lookalike_low_veto`` any other list hit. It
+        never vetoes a card of the main model alone: leave-one-set-out, that cost overdoses."""
         if listed is not None:
             if self.kinds[listed.kind].always:
                 veto = max(self.low_veto, self.if_veto if only_if else 0.0)
+                lookalike = self.lookalike_low_veto
             else:
                 veto = self.veto
-            return None if guess.urgent < veto else listed
+                lookalike = self.lookalike_veto
+            return None if guess.urgent < veto or urgent < lookalike else listed
         if guess.urgent > self.threshold and not not_now and guess.kind in self.kinds:
             return Found(guess.kind, "", False, by_model=True)
         return None
@@ -546,9 +567,20 @@ def check_emergencies(
             model, _ = emergency_model.read(model_path)
         except (ValueError, UnicodeDecodeError) as error:
             problems.append(Problem(model_path, 1, f"unreadable model: {error}"))
+    # The look-alike model only vetoes what the main model or the lists found, and is read
+    # only beside the main model.
+    lookalike = None
+    lookalike_path = folder / emergency_model.LOOKALIKE_FILE
+    if model is not None and lookalike_path.exists():
+        digest.update(b"lookalike\0" + _bytes(lookalike_path))
+        try:
+            lookalike, _ = emergency_model.read_lookalike(lookalike_path)
+        except (ValueError, UnicodeDecodeError) as error:
+            problems.append(Problem(lookalike_path, 1, f"unreadable model: {error}"))
     if problems:
         return problems, None
-    return [], Emergencies(kinds, words, model, f"em-{digest.hexdigest()[:10]}")
+    version = f"em-{digest.hexdigest()[:10]}"
+    return [], Emergencies(kinds, words, model, version, lookalike)
 
 
 def _bytes(path: Path) -> bytes:

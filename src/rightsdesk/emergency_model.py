@@ -12,10 +12,18 @@ shipped as ``bot/emergency/model.tsv``: a header with the hash of the training f
 line per feature with its six weights. Training is deterministic (full-batch Adam, fixed
 steps), so the file can be checked to be up to date.
 
-How the lists and the model combine (see :meth:`Emergencies.detect`): a list hit shows its
-card unless the model finds it very unlikely (VETO); with no list hit, the model shows a card
-when it is confident enough (THRESHOLD) and no "not now" word holds it back. Both numbers were
-picked by leave-one-set-out evaluation (``scripts/emergency-loso``).
+A second, binary model (:class:`LookalikeModel`, shipped as ``bot/emergency/lookalike.tsv``)
+is trained on the same features of the emergency sets' urgent messages against their
+look-alikes only (non-urgent messages on the same topics: a past arrest, a question about
+overdose in general, a role-play), with no everyday questions and no regularisation. The main
+model learns "emergency or not" mostly from everyday questions, which are easy; this one learns
+only the hard line, "happening now, or about it", and is used as a veto of list hits.
+
+How the lists and the models combine (see :meth:`Emergencies.combine`): a list hit shows its
+card unless the main model finds it very unlikely (VETO, LOW_VETO, IF_VETO) or the look-alike
+model finds it a look-alike (LOOKALIKE_VETO, LOOKALIKE_LOW_VETO); with no list hit, the main
+model shows a card when it is confident enough (THRESHOLD) and no "not now" word holds it back.
+All these numbers were picked by leave-one-set-out evaluation (``scripts/emergency-loso``).
 """
 
 from __future__ import annotations
@@ -24,13 +32,16 @@ import functools
 import hashlib
 import itertools
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rightsdesk.languages import _clusters
 
 MODEL_FILE = "model.tsv"
+LOOKALIKE_FILE = "lookalike.tsv"
 CLASSES = (None, "custody_violence", "self_harm", "overdose", "compulsory_centre", "arrest")
 MAX_N = 4
 L2 = 1e-4
@@ -38,21 +49,52 @@ STEPS = 300
 STEP_SIZE = 0.05
 PRUNE = 0.002  # features whose weights all stay below this are left out of the file
 DIGITS = 4
-# How much a message counts in training, by what it is: the emergency sets' look-alikes are
-# few beside the everyday questions, and are what false cards are made of.
-LOOKALIKE_WEIGHT = 1.0
-URGENT_WEIGHT = 1.0
-THRESHOLD = 0.35  # the model alone shows a card above this probability of an emergency
-# An arrest or compulsory-centre list hit shows no card below this probability. 0.2, not 0.3,
-# since the matcher's sets 5 and 6 joined the everyday training: leave-one-set-out over sets
-# 2-6, recall / look-alikes carded 0.961 / 0.065 at 0.2 against 0.951 / 0.057 at 0.3.
-VETO = 0.2
+# Picked by leave-one-set-out over sets 2-7 (scripts/emergency-loso; recall / look-alikes
+# carded / everyday carded, means of the folds). Before the look-alike model, at threshold
+# 0.35 and vetoes 0.2 / 0.05 / 0.2: 0.966 / 0.082 / 0.036 (set 7 0.971 / 0.152 / 0.021). With
+# it, at the numbers below: 0.976 / 0.035 / 0.036 (set 7 0.971 / 0.048 / 0.021), and every
+# kind and every set misses no more urgent messages than before (overdose 9 of 280 against
+# 10). Chosen on those same folds, so the means flatter: with the thresholds re-chosen for
+# each fold on the other five (nested), 0.968 / 0.029 / 0.036 (before 0.963 / 0.078 / 0.036).
+THRESHOLD = 0.3  # the model alone shows a card above this probability of an emergency
+# An arrest or compulsory-centre list hit shows no card below this probability. It was 0.2
+# before the look-alike model; with that model's veto beside it, 0.05 keeps more urgent
+# cards (recall 0.976 against 0.971 at 0.2) for the same look-alikes carded.
+VETO = 0.05
 # Any other list hit (overdose, self-harm, custody violence) shows no card below LOW_VETO, or
 # below IF_VETO when an "if" word and no "now" word is in the message. Leave-one-set-out, the
 # lowest urgent such hit got 0.128 (0.305 with "if" and no "now"), and look-alikes below these
 # were a role-play, a first-aid card, a past self-harm "fine now".
 LOW_VETO = 0.05
 IF_VETO = 0.2
+# The look-alike model's vetoes, on its probability that a message is urgent rather than a
+# look-alike: an arrest or compulsory-centre list hit shows no card below LOOKALIKE_VETO, any
+# other list hit none below LOOKALIKE_LOW_VETO. Leave-one-set-out, the rest as above: with no
+# look-alike model 0.981 / 0.112 (0.966 / 0.082 at the old 0.35 and 0.2); LOOKALIKE_VETO 0.3 /
+# 0.5 / 0.7: 0.979 / 0.038, 0.976 / 0.035, 0.968 / 0.034; LOOKALIKE_LOW_VETO 0 / 0.1 / 0.2 /
+# 0.3: 0.976 / 0.059, 0.976 / 0.037, 0.976 / 0.035, 0.975 / 0.030, with 8, 9, 9 and 10
+# overdoses missed (of 280).
+LOOKALIKE_VETO = 0.5
+LOOKALIKE_LOW_VETO = 0.2
+# The look-alike model has no L2 penalty: leave-one-set-out, with all vetoes re-chosen for
+# each (recall 0.970 or more), L2 1e-4 (as the main model) gave 0.973 / 0.052 at best, 1e-5
+# 0.971 / 0.041, 1e-6 0.971 / 0.023, 0 0.971 / 0.016. It is trained for STEPS steps like the
+# main model.
+LOOKALIKE_L2 = 0.0
+# Also measured and not taken (leave-one-set-out, sets 2-7):
+# - the look-alike model also vetoing a card of the main model alone (below 0.6: 0.974 /
+#   0.025 / 0.025, fewer false cards of both sorts, but 12 overdoses missed against 9);
+# - counting look-alikes 3 or 6 times (and urgent messages twice) in the main model's
+#   training, which LOOKALIKE_WEIGHT and URGENT_WEIGHT once allowed: alone at best 0.966 /
+#   0.056 (3), 0.968 / 0.085 (6), 0.971 / 0.063 (3 and 2), against 0.973 / 0.075 (1); with
+#   the look-alike model no fewer look-alikes carded (0.019 at 0.970 recall, as with 1) and
+#   more everyday ones (0.057, 0.075 against 0.021). Both weights were removed;
+# - the look-alike model also trained on the sets' everyday messages (0.971 / 0.055 against
+#   0.973 / 0.052, both at L2 1e-4);
+# - features for the lists' "now", "not now" and "if" words and list hits in the look-alike
+#   model (0.971 / 0.015 / 0.021 against 0.971 / 0.016 / 0.025: no real change);
+# - the main model at L2 1e-5: alone better than 1e-4 (0.974 / 0.058 against 0.973 / 0.075),
+#   with the look-alike model no better (nested 0.969 / 0.019 against 0.967 / 0.021).
 
 
 def features(words: Sequence[str]) -> set[str]:
@@ -107,6 +149,26 @@ class EmergencyModel:
         return Prediction(urgent=1 - exp[0] / total, kind=str(CLASSES[best]))
 
 
+class LookalikeModel:
+    """Urgent message or look-alike: one weight per feature, a logistic regression."""
+
+    def __init__(self, weights: dict[str, float], bias: float) -> None:
+        self.weights = weights
+        self.bias = bias
+
+    def urgent(self, words: Sequence[str]) -> float:
+        """The probability that the message is urgent rather than a look-alike."""
+        feats = features(words)
+        get = self.weights.get
+        total = sum(w for w in map(get, feats) if w is not None)
+        score = self.bias + (total / math.sqrt(len(feats)) if feats else 0.0)
+        # Written so that exp() cannot overflow, however large the score.
+        if score >= 0:
+            return 1 / (1 + math.exp(-score))
+        e = math.exp(score)
+        return e / (1 + e)
+
+
 # -- training (numpy only here, so that start-up does not need it) ---------------------------
 
 
@@ -115,20 +177,54 @@ def train(
 ) -> EmergencyModel:
     """Fit the model on (tokens, kind or None) pairs, each counting ``importance[i]`` (1 when
     not given) in the loss."""
+    rows, labels = [], []
+    for words, kind in messages:
+        rows.append(sorted(features(words)))
+        labels.append(CLASSES.index(kind))
+    vocab, w, b = _fit(rows, labels, len(CLASSES), importance, L2)
+    weights = {
+        f: tuple(round(float(x), DIGITS) for x in w[i])
+        for f, i in sorted(vocab.items())
+        if float(abs(w[i]).max()) >= PRUNE
+    }
+    return EmergencyModel(weights, [round(float(x), DIGITS) for x in b])
+
+
+def train_lookalike(messages: Iterable[tuple[Sequence[str], bool]]) -> LookalikeModel:
+    """Fit the look-alike model on (tokens, urgent or not) pairs."""
+    rows, labels = [], []
+    for words, urgent in messages:
+        rows.append(sorted(features(words)))
+        labels.append(int(urgent))
+    vocab, w, b = _fit(rows, labels, 2, None, LOOKALIKE_L2)
+    # A softmax over two classes is a logistic regression on the difference of their scores.
+    diff = w[:, 1] - w[:, 0]
+    weights = {
+        f: round(float(diff[i]), DIGITS)
+        for f, i in sorted(vocab.items())
+        if abs(float(diff[i])) >= PRUNE
+    }
+    return LookalikeModel(weights, round(float(b[1] - b[0]), DIGITS))
+
+
+def _fit(
+    rows: Sequence[Sequence[str]],
+    labels: Sequence[int],
+    c: int,
+    importance: Sequence[float] | None,
+    l2: float,
+) -> tuple[dict[str, int], Any, Any]:
+    """A softmax regression over ``c`` classes on messages given as their features: the
+    feature index, the weights (features x classes) and the biases."""
     import numpy as np
 
-    rows_features = []
-    labels = []
     vocab: dict[str, int] = {}
-    for words, kind in messages:
-        feats = sorted(features(words))
-        rows_features.append(feats)
-        labels.append(CLASSES.index(kind))
+    for feats in rows:
         for f in feats:
             vocab.setdefault(f, len(vocab))
-    n, v, c = len(labels), len(vocab), len(CLASSES)
-    r = np.array([i for i, fs in enumerate(rows_features) for _ in fs], dtype=np.int64)
-    col = np.array([vocab[f] for fs in rows_features for f in fs], dtype=np.int64)
+    n, v = len(labels), len(vocab)
+    r = np.array([i for i, fs in enumerate(rows) for _ in fs], dtype=np.int64)
+    col = np.array([vocab[f] for fs in rows for f in fs], dtype=np.int64)
     counts = np.bincount(r, minlength=n).astype(float)
     val = 1 / np.sqrt(counts[r])
     target = np.eye(c)[np.array(labels)]
@@ -145,7 +241,7 @@ def train(
         p = np.exp(z)
         p /= p.sum(1, keepdims=True)
         g = (p - target) * share
-        g_w = L2 * w + np.stack(
+        g_w = l2 * w + np.stack(
             [np.bincount(col, weights=g[r, k] * val, minlength=v) for k in range(c)], 1
         ).astype(float)
         g_b = g.sum(0)
@@ -155,13 +251,7 @@ def train(
         v_b = 0.999 * v_b + 0.001 * g_b**2
         w -= STEP_SIZE * (m_w / (1 - 0.9**t)) / (np.sqrt(v_w / (1 - 0.999**t)) + 1e-8)
         b -= STEP_SIZE * (m_b / (1 - 0.9**t)) / (np.sqrt(v_b / (1 - 0.999**t)) + 1e-8)
-    names = sorted(vocab)
-    weights = {
-        f: tuple(round(float(x), DIGITS) for x in w[vocab[f]])
-        for f in names
-        if float(np.abs(w[vocab[f]]).max()) >= PRUNE
-    }
-    return EmergencyModel(weights, [round(float(x), DIGITS) for x in b])
+    return vocab, w, b
 
 
 # -- the shipped file -----------------------------------------------------------------------
@@ -171,7 +261,7 @@ def data_hash(paths: Iterable[Path]) -> str:
     digest = hashlib.sha256()
     for path in sorted(paths, key=lambda p: p.as_posix()):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    settings = (MAX_N, L2, STEPS, STEP_SIZE, PRUNE, DIGITS, LOOKALIKE_WEIGHT, URGENT_WEIGHT)
+    settings = (MAX_N, L2, STEPS, STEP_SIZE, PRUNE, DIGITS, LOOKALIKE_L2)
     digest.update(" ".join(map(str, settings)).encode())
     return digest.hexdigest()
 
@@ -186,6 +276,41 @@ def dump(model: EmergencyModel, trained_on: str) -> str:
     for name, ws in sorted(model.weights.items()):
         lines.append(name + "\t" + " ".join(f"{x:g}" for x in ws))
     return "\n".join(lines) + "\n"
+
+
+def dump_lookalike(model: LookalikeModel, trained_on: str) -> str:
+    lines = [
+        "# Generated by scripts/emergency-model from the development sets; do not edit.",
+        "# Urgent messages against their look-alikes: one weight per feature.",
+        f"# data {trained_on}",
+        f"# bias {model.bias:g}",
+    ]
+    for name, weight in sorted(model.weights.items()):
+        lines.append(f"{name}\t{weight:g}")
+    return "\n".join(lines) + "\n"
+
+
+def read_lookalike(path: Path) -> tuple[LookalikeModel, str]:
+    """The look-alike model in ``path`` and the hash of the data it was trained on."""
+    weights: dict[str, float] = {}
+    bias: float | None = None
+    trained_on = ""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("# data "):
+            trained_on = line[len("# data ") :].strip()
+            continue
+        if line.startswith("# bias "):
+            bias = float(line[len("# bias ") :])
+            continue
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition("\t")
+        if not name:
+            raise ValueError(f"{path}:{number}: expected a feature and its weight")
+        weights[name] = float(value)
+    if bias is None:
+        raise ValueError(f"{path}: expected a line '# bias' with one number")
+    return LookalikeModel(weights, bias), trained_on
 
 
 def read(path: Path) -> tuple[EmergencyModel, str]:
@@ -215,7 +340,7 @@ def read(path: Path) -> tuple[EmergencyModel, str]:
 # -- the training data ----------------------------------------------------------------------
 
 # The development sets (the held-out ones are never read): set 1 with its dev files, set 2,
-# and sets 3 to 6 once retired. Relative to the repository root.
+# and sets 3 to 7 once retired. Relative to the repository root.
 TRAINING_SETS = {
     1: "tests/eval/emergency/*.yaml",
     2: "tests/eval/emergency2/*.yaml",
@@ -223,6 +348,7 @@ TRAINING_SETS = {
     4: "tests/eval/emergency4/*-retired.yaml",
     5: "tests/eval/emergency5/*-retired.yaml",
     6: "tests/eval/emergency6/*-retired.yaml",
+    7: "tests/eval/emergency7/*-retired.yaml",
 }
 
 
@@ -237,7 +363,7 @@ def message_words(text: str) -> list[str]:
 # emergency sets hold urgent messages and their close look-alikes only, so a model trained on
 # them alone had never seen "hi bot" or a question about a phone bill, and carded one
 # everyday question in ten.
-EVERYDAY = (
+EVERYDAY_SETS = (
     "tests/eval/questions.yaml",
     "tests/eval/lang/*-dev.yaml",
     "tests/eval/lang2/*-retired.yaml",
@@ -253,27 +379,43 @@ def training_files(
 ) -> list[Path]:
     """The emergency sets chosen (all by default) and, unless told not to, the everyday ones."""
     chosen = TRAINING_SETS if sets is None else {s: TRAINING_SETS[s] for s in sets}
-    patterns = [*chosen.values(), *(EVERYDAY if everyday else ())]
+    patterns = [*chosen.values(), *(EVERYDAY_SETS if everyday else ())]
     return sorted(p for pattern in patterns for p in root.glob(pattern))
 
 
 def training_messages(files: Iterable[Path]) -> list[tuple[str, str | None]]:
     """(text, kind or None) for every message of ``files``; a matcher set's are all None."""
-    return [(text, kind) for text, kind, _ in _weighted_messages(files)]
+    return [(text, kind) for text, kind, _ in grouped_messages(files)]
 
 
-def _weighted_messages(files: Iterable[Path]) -> list[tuple[str, str | None, float]]:
+URGENT, LOOKALIKE, EVERYDAY = "urgent", "look-alike", "everyday"
+_COUNTS = re.compile(r"(\d+) urgent, (\d+) look-alikes, (\d+) everyday")
+
+
+def grouped_messages(files: Iterable[Path]) -> list[tuple[str, str | None, str]]:
+    """(text, kind or None, group) for every message of ``files``: URGENT, LOOKALIKE (a
+    non-urgent message of an emergency set, on the same topics) or EVERYDAY (a matcher set's
+    question, or an emergency set's everyday message). An emergency file whose header says
+    "N urgent, M look-alikes, K everyday" (set 6 on) lists its look-alikes before its everyday
+    messages; in older files every non-urgent message is a look-alike."""
     from rightsdesk.evaluation import load_emergency_questions, load_questions
 
-    messages: list[tuple[str, str | None, float]] = []
+    out: list[tuple[str, str | None, str]] = []
     for path in files:
         if _is_everyday(path):
-            messages.extend((q.q, None, 1.0) for q in load_questions(path))
+            out.extend((q.q, None, EVERYDAY) for q in load_questions(path))
             continue
+        counts = _COUNTS.search(path.read_text(encoding="utf-8")[:2000])
+        lookalikes = int(counts.group(2)) if counts else None
+        seen = 0
         for q in load_emergency_questions(path):
-            weight = URGENT_WEIGHT if q.emergency else LOOKALIKE_WEIGHT
-            messages.append((q.q, q.emergency, weight))
-    return messages
+            if q.emergency:
+                out.append((q.q, q.emergency, URGENT))
+                continue
+            seen += 1
+            everyday = lookalikes is not None and seen > lookalikes
+            out.append((q.q, None, EVERYDAY if everyday else LOOKALIKE))
+    return out
 
 
 def _is_everyday(path: Path) -> bool:
@@ -281,5 +423,13 @@ def _is_everyday(path: Path) -> bool:
 
 
 def train_on_files(files: Sequence[Path]) -> EmergencyModel:
-    messages = _weighted_messages(files)
-    return train(((message_words(q), kind) for q, kind, _ in messages), [w for _, _, w in messages])
+    return train((message_words(q), kind) for q, kind, _ in grouped_messages(files))
+
+
+def train_lookalike_on_files(files: Sequence[Path]) -> LookalikeModel:
+    """The look-alike model, from the emergency sets among ``files`` (urgent messages and
+    look-alikes; their everyday messages and the matcher's sets are left out)."""
+    messages = grouped_messages(p for p in files if not _is_everyday(p))
+    return train_lookalike(
+        (message_words(q), group == URGENT) for q, _, group in messages if group != EVERYDAY
+    )
