@@ -349,6 +349,7 @@ TRAINING_SETS = {
     5: "tests/eval/emergency5/*-retired.yaml",
     6: "tests/eval/emergency6/*-retired.yaml",
     7: "tests/eval/emergency7/*-retired.yaml",
+    8: "tests/eval/emergency8/*-retired.yaml",
 }
 
 
