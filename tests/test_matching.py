@@ -142,6 +142,20 @@ def test_a_question_about_someones_rights_is_never_declined() -> None:
     assert result.decision != "none"
 
 
+def test_a_rights_word_widened_by_the_synonyms_does_not_stop_a_decline() -> None:
+    # "fired" and "dipecat" are rights words; the synonyms make them "employment", as they
+    # do "job" and "kerja", which are not: a question about passing a test for work is still
+    # declined, and one about being fired is still not.
+    for question in (
+        "how to pass a urine test for my new job",
+        "camne nak lulus ujian air kencing utk kerja",
+    ):
+        result = matcher().match(question)
+        assert result.decision == "none" and result.declined is not None, question
+    for question in ("i got fired from my job for using drugs", "dipecat krn pakai narkoba"):
+        assert matcher().match(question).declined is None, question
+
+
 # -- the commands --------------------------------------------------------------------------
 
 

@@ -306,6 +306,21 @@ class Vocabulary:
             words = self._replace([self._correct(w) for w in words], self._phrases)
         return [w if w in STOPWORDS else _stem(w) for w in words]
 
+    def typed_keys(
+        self, text: str, *, lang: str | None = None, prepared: bool = False
+    ) -> frozenset[str]:
+        """The words of ``text`` as typed (folded, but with no slang, synonyms or typo
+        correction), without the language's own stopwords, and their bigrams where
+        :meth:`content_words` makes them: what a rights word is looked for in before the
+        synonyms widen it. The base stopwords stay: "an" of "công an" (police) is one."""
+        if not prepared:
+            text = languages.prepare(text, detect_zawgyi=False).text
+        stop = self._stop.get(lang or "", frozenset())
+        words = [languages.fold(w) for w in languages.tokens(text, folded=False) if w not in stop]
+        if lang in BIGRAM_LANGUAGES or (words and not words[0].isascii()):
+            words += _bigrams(words)
+        return frozenset(words)
+
     def canonical(self, words: list[str]) -> list[str]:
         """Words already cut and folded, rewritten by the synonyms, plurals folded."""
         return [w if w in STOPWORDS else _stem(w) for w in self._replace(words, self._phrases)]
@@ -432,8 +447,18 @@ class Matcher:
         phrases = [(None, phrase) for phrase in kb.rights_words] + [
             (lang, phrase) for lang, words in kb.words.items() for phrase in words.rights_words
         ]
-        rights_cut = [self.vocabulary.content_words(phrase, lang=lang) for lang, phrase in phrases]
-        self._rights_phrases = [frozenset(words) for words in rights_cut if words]
+        typed = [self.vocabulary.typed_keys(phrase, lang=lang) for lang, phrase in phrases]
+        rights_cut = [
+            frozenset(self.vocabulary.content_words(phrase, lang=lang)) for lang, phrase in phrases
+        ]
+        # A rights word is looked for as typed, and in its canonical form only where that form
+        # is itself a rights word: "jail", "penjara" and "selda" all become "detention", but
+        # "fired" and "dipecat" become "employment", which "job", "kerja" and "trabaho" also
+        # become, and "rights" becomes "right" ("right now"). Matched in canonical form, they
+        # kept "how to pass a urine test for work" (a decline) from ever being declined.
+        fixed = {cut for cut, as_typed in zip(rights_cut, typed, strict=True) if cut == as_typed}
+        self._rights_typed = [words for words in typed if words]
+        self._rights_phrases = [cut for cut in rights_cut if cut and cut in fixed]
         n = len(self._docs)
         df: dict[str, int] = defaultdict(int)
         for entry_weights in weights:
@@ -518,7 +543,7 @@ class Matcher:
         best_entry = top[0].score if top else 0.0
         if (
             decline is not None
-            and any(p <= present for p in self._rights_phrases)
+            and self._about_rights(present, prepared.text, identified)
             and decline[0] < best_entry + RIGHTS_DECLINE_LEAD
         ):
             decline = None  # about someone's rights: never brushed off
@@ -542,6 +567,12 @@ class Matcher:
             phrasing_language=language,
             **about,  # type: ignore[arg-type]
         )
+
+    def _about_rights(self, content: set[str], text: str, lang: str | None) -> bool:
+        if any(p <= content for p in self._rights_phrases):
+            return True
+        typed = self.vocabulary.typed_keys(text, lang=lang or DEFAULT_LANGUAGE, prepared=True)
+        return any(p <= typed for p in self._rights_typed)
 
     def choices(self, matches: tuple[Match, ...]) -> tuple[Match, ...]:
         """The entries close enough to the best one to offer as choices."""
