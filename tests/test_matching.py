@@ -80,6 +80,13 @@ def test_synonyms_typos_and_plurals_reach_the_base_words() -> None:
     assert vocabulary.content_words("warrants") == ["warrant"]
 
 
+def test_a_word_corrected_into_a_stopword_is_dropped() -> None:
+    # "mega" is one letter from the Tagalog plural marker "mga", a stopword the base's
+    # texts hold: corrected into it, it is no content word the index has never seen.
+    words = matcher().vocabulary.content_words("yung mega rehab sa Nueva Ecija", lang="tl")
+    assert "mga" not in words and "nueva" in words
+
+
 # -- finding entries -----------------------------------------------------------------------
 
 

@@ -235,6 +235,12 @@ class Vocabulary:
             lang: self._phrase_map(w.slang, as_typed=True) for lang, w in (words or {}).items()
         }
         self._stop = {lang: w.stopwords for lang, w in (words or {}).items()}
+        # Typos are corrected towards every word the base's texts hold, its stopwords too;
+        # a word corrected into one ("mega" -> Tagalog "mga") is one, not a content word
+        # the index has never seen.
+        self._stop_folded = frozenset(
+            languages.fold(s) for w in (words or {}).values() for s in w.stopwords if s.isascii()
+        )
         # The longest phrase starting with each word: most words start none, and are passed
         # over at once.
         self._longest: dict[str, int] = {}
@@ -338,7 +344,10 @@ class Vocabulary:
             raw = self._replace(raw, self._slang[lang])
         words = self._replace([languages.fold(w) for w in raw], self._phrases)
         if correct:
-            words = self._replace([self._correct(w) for w in words], self._phrases)
+            corrected = [(w, self._correct(w)) for w in words]
+            words = self._replace(
+                [c for w, c in corrected if c == w or c not in self._stop_folded], self._phrases
+            )
         return [w if w in STOPWORDS else _stem(w) for w in words]
 
     def typed_keys(
