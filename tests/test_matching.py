@@ -80,6 +80,18 @@ def test_synonyms_typos_and_plurals_reach_the_base_words() -> None:
     assert vocabulary.content_words("warrants") == ["warrant"]
 
 
+def test_inflected_english_words_fold_to_the_form_the_base_holds() -> None:
+    known = ["stop", "stopped", "search", "searched", "force", "forced", "see", "seed", "dibed"]
+    vocabulary = Vocabulary({}, known)
+    assert vocabulary.content_words("stopped searched forced seed dibed") == [
+        "stop",
+        "search",
+        "force",
+        "seed",  # not "see"
+        "dibed",  # no "dib", "dibe" or "dibd" to fold to
+    ]
+
+
 def test_a_word_corrected_into_a_stopword_is_dropped() -> None:
     # "mega" is one letter from the Tagalog plural marker "mga", a stopword the base's
     # texts hold: corrected into it, it is no content word the index has never seen.
