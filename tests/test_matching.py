@@ -80,6 +80,25 @@ def test_synonyms_typos_and_plurals_reach_the_base_words() -> None:
     assert vocabulary.content_words("warrants") == ["warrant"]
 
 
+def test_inflected_english_words_fold_to_the_form_the_base_holds() -> None:
+    known = ["stop", "stopped", "search", "searched", "force", "forced", "see", "seed", "dibed"]
+    vocabulary = Vocabulary({}, known)
+    assert vocabulary.content_words("stopped searched forced seed dibed") == [
+        "stop",
+        "search",
+        "force",
+        "seed",  # not "see"
+        "dibed",  # no "dib", "dibe" or "dibd" to fold to
+    ]
+
+
+def test_a_word_corrected_into_a_stopword_is_dropped() -> None:
+    # "mega" is one letter from the Tagalog plural marker "mga", a stopword the base's
+    # texts hold: corrected into it, it is no content word the index has never seen.
+    words = matcher().vocabulary.content_words("yung mega rehab sa Nueva Ecija", lang="tl")
+    assert "mga" not in words and "nueva" in words
+
+
 # -- finding entries -----------------------------------------------------------------------
 
 
@@ -88,7 +107,6 @@ def test_synonyms_typos_and_plurals_reach_the_base_words() -> None:
     [
         ("wat r my rights if police hold me for using drugs", "II.7"),
         ("cops took my clients hp no warant", "II.9"),
-        ("can they lock him in rehab w/o court", "II.1.2"),  # forced treatment: II.1.2 (v)
         ("DRUGS USING FOR POLICE HOLD CAN", "II.7"),  # word order
         ("is the death penalty for drug trafficking allowed", "II.5"),
     ],
@@ -121,6 +139,15 @@ def test_the_index_is_built_once_and_a_query_reads_no_files(
     assert m.match("can police detain someone just for using drugs").decision == "answer"
 
 
+def test_forced_rehab_without_a_court_offers_the_treatment_provision() -> None:
+    # Forced treatment is II.1.2 (v), but detention without a court is II.7 and the closing of
+    # compulsory centres a topic of its own: since BM25 has a say, II.7 leads and the three
+    # are offered together (until then II.1.2 led, 2 points ahead of II.7).
+    result = matcher().match("can they lock him in rehab w/o court")
+    assert result.decision == "clarify"
+    assert "II.1.2" in {m.entry.ref for m in result.choices}
+
+
 def test_clarify_offers_two_or_three_close_entries() -> None:
     result = matcher().match("women and children who use drugs")
     assert result.decision == "clarify"
@@ -140,6 +167,20 @@ def test_a_question_about_someones_rights_is_never_declined() -> None:
     result = matcher().match("caught with 1 gram of ganja, will i go to jail")
     assert result.declined is None
     assert result.decision != "none"
+
+
+def test_a_rights_word_widened_by_the_synonyms_does_not_stop_a_decline() -> None:
+    # "fired" and "dipecat" are rights words; the synonyms make them "employment", as they
+    # do "job" and "kerja", which are not: a question about passing a test for work is still
+    # declined, and one about being fired is still not.
+    for question in (
+        "how to pass a urine test for my new job",
+        "camne nak lulus ujian air kencing utk kerja",
+    ):
+        result = matcher().match(question)
+        assert result.decision == "none" and result.declined is not None, question
+    for question in ("i got fired from my job for using drugs", "dipecat krn pakai narkoba"):
+        assert matcher().match(question).declined is None, question
 
 
 # -- the commands --------------------------------------------------------------------------

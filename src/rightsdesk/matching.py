@@ -13,8 +13,10 @@ How a question is scored (the index is built once, at load):
 4. Phrasing evidence: for the best lexical candidates, rapidfuzz's similarity between the
    question and the entry's alternate phrasings and title (word order and extra words are
    forgiven by the token scorers).
-5. One score from 0 to 100 mixes the two, and :class:`Thresholds` turns scores into a
-   decision: ``answer``, ``clarify`` (a few close entries, the user picks) or ``none``.
+5. One score from 0 to 100 mixes the two; then BM25 (which counts how many of an entry's
+   phrasings use a word) has its say: an entry far behind the BM25 leader loses points.
+   :class:`Thresholds` turns scores into a decision: ``answer``, ``clarify`` (a few close
+   entries, the user picks) or ``none``.
 
 Content words the knowledge base has never seen count against a question: "how do I cook
 rice" shares only function words with the base and ends in ``none``. A confident wrong answer
@@ -27,7 +29,7 @@ import itertools
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
@@ -44,18 +46,29 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Where scores become decisions. Tuned on tests/eval/questions.yaml with `rightsdesk eval`.
+    """Where scores become decisions. Tuned with `rightsdesk eval` on every development set
+    (questions.yaml, lang/*-dev, lang2-6/*-retired), looking at each language apart.
 
     - ``answer``: the best entry scores at least this and leads the next by ``margin``.
     - ``clarify``: below ``answer`` (or without the lead) but at least this: offer choices.
     - below ``clarify``: ``none``, an honest "I could not find this".
     - ``choice_window``: entries within this many points of the best are offered as choices.
+
+    Since BM25 has its say (BM25_PENALTY) the entries behind the best fall further behind,
+    so the lead says most: 58 / 12 / 36 / 10 became 50 / 30 / 38 / 30. Averaged over the
+    languages, the margin trades wrong answers for direct ones: 24 gave 1.2% wrong and 62%
+    of in-scope questions answered right at once, 28 gave 0.9% / 59%, 32 0.5% / 55%, 36
+    0.3% / 51%; ``answer`` matters little between 40 and 56 (30: 0.7% / 57.5%, where the
+    old scores gave 1.0% / 53.6%). ``clarify`` 36 declined en 0.958 and ms 0.919 of
+    out-of-scope questions, 38 0.979 and 0.935, 40 0.979 and 0.952 but left th, tl and vi
+    top3 under 0.95. A window as wide as the margin offers, as the old 10 points did, about
+    two choices on average (10 points now: 1.35, and 70% of clarifications one choice).
     """
 
-    answer: float = 58.0
-    margin: float = 12.0
-    clarify: float = 36.0
-    choice_window: float = 10.0
+    answer: float = 50.0
+    margin: float = 30.0
+    clarify: float = 38.0
+    choice_window: float = 30.0
     max_choices: int = 3
 
 
@@ -73,6 +86,28 @@ LEXICAL_SHARE = 0.6  # evidence from words, weighted by where they stand in an e
 PHRASING_SHARE = 0.15  # fuzzy similarity to the closest alternate phrasing
 # (the rest: IDF-weighted word overlap with the closest alternate phrasing)
 PHRASING_SCORER = fuzz.token_set_ratio
+# BM25 over an entry's title, keywords, questions and summary (each word counted as often as
+# it occurs, weighted by FIELD_WEIGHTS; the body is left out). The share above credits an
+# entry with a word once, wherever it stands, so an entry whose 200 phrasings mention
+# "school" once weighs as much for "school" as one whose every phrasing does; BM25 counts
+# them. On every development set, BM25 alone over these keys ranked first (ignoring
+# decisions) en 0.900, id 0.928, ms 0.890, my 0.881, th 0.905, tl 0.851, vi 0.925, against
+# the matcher's 0.905, 0.888, 0.867, 0.818, 0.897, 0.855, 0.885. k1 1.2 or 2.0 and b 0.5 or
+# 0.9 did no better; counting body text (at 0.35 or 0.1) or every field alike did worse.
+BM25_K1 = 1.5
+BM25_B = 0.75
+# An entry loses up to this many points by how far its BM25 falls below the best
+# candidate's (half the best BM25: half these points), and then every score moves by the
+# same amount so the best keeps the score the best candidate had before: how much evidence
+# the question has is unchanged, which entry leads and by how much is BM25's say too.
+# Declines take part: a decline BM25 prefers pulls every entry down, which declined ms
+# 0.935 of out-of-scope questions, against 0.903 when entries are measured against the best
+# entry only (but that ranked ms 0.898 first, not 0.890). Measured (thresholds retuned for
+# each): 30 points ranked en 0.903 tl 0.859 my 0.866 first, 45: 0.900 0.851 0.858, 60:
+# 0.903 0.855 0.862 with fewer wrong answers, 80: 0.903 0.847 0.870. Adding BM25 in
+# proportion instead (a share of the score) ranked as well but left the best entry's score
+# saying nothing (always near the same BM25 share), and declined en 0.895, ms 0.839.
+BM25_PENALTY = 60.0
 UNKNOWN_WEIGHT = 0.8  # how much a word the base has never seen counts against a question
 DECLINE_MARGIN = 0.0  # decline when a decline scores within this of the best entry
 # A decline has only its questions, where an entry also has a title and keywords that count
@@ -148,6 +183,28 @@ def _stem(word: str) -> str:
     return word
 
 
+def _inflection_base(word: str, known: Container[str]) -> str | None:
+    """The form of an English -ed word that ``known`` holds: "arrested" -> "arrest",
+    "stopped" -> "stop", "forced" -> "force"; None if there is none.
+
+    Typo correction already folds words the base has never seen; this folds the ones it
+    has, on both sides, so "searched" in a question meets "search" in a phrasing. What is
+    left without the -ed must be three letters or more ("seed" is not "see") and the base
+    form no stopword. Folding -ing too
+    ("stopping" -> "stop") ranked a little better again (en top1 0.911, tl 0.867, ms 0.894
+    over every development set, against 0.909, 0.863, 0.890 for -ed alone), but "using"
+    became "use", which nearly every entry holds, and "wat r my rights if police hold me
+    for using drugs" no longer answered II.7: its lead fell from 38 points to 9."""
+    if not word.isascii() or word in STOPWORDS or not word.endswith("ed") or len(word) < 5:
+        return None
+    stem = word[:-2]
+    undoubled = stem[:-1] if len(stem) > 3 and stem[-1] == stem[-2] else ""
+    for candidate in (stem, stem + "e", undoubled):
+        if candidate and candidate not in STOPWORDS and candidate in known:
+            return candidate
+    return None
+
+
 @dataclass(frozen=True)
 class Match:
     entry: Entry
@@ -200,6 +257,12 @@ class Vocabulary:
             lang: self._phrase_map(w.slang, as_typed=True) for lang, w in (words or {}).items()
         }
         self._stop = {lang: w.stopwords for lang, w in (words or {}).items()}
+        # Typos are corrected towards every word the base's texts hold, its stopwords too;
+        # a word corrected into one ("mega" -> Tagalog "mga") is one, not a content word
+        # the index has never seen.
+        self._stop_folded = frozenset(
+            languages.fold(s) for w in (words or {}).values() for s in w.stopwords if s.isascii()
+        )
         # The longest phrase starting with each word: most words start none, and are passed
         # over at once.
         self._longest: dict[str, int] = {}
@@ -218,6 +281,16 @@ class Vocabulary:
             if len(known) >= MIN_TYPO_LENGTH - 1:
                 self._by_initial[known[0]].append(known)
         self._correct = lru_cache(maxsize=8192)(self._correct_uncached)
+        self._base = {
+            word: base
+            for word in self._known
+            if (base := _inflection_base(word, self._known)) is not None
+        }
+
+    def base_forms(self, content: list[str]) -> list[str]:
+        """``content`` with inflected words folded to the form the base holds. Bigrams keep
+        the forms they were made of, on both sides alike."""
+        return [w if "_" in w else self._base.get(w, w) for w in content]
 
     @staticmethod
     def _phrase_map(
@@ -303,8 +376,26 @@ class Vocabulary:
             raw = self._replace(raw, self._slang[lang])
         words = self._replace([languages.fold(w) for w in raw], self._phrases)
         if correct:
-            words = self._replace([self._correct(w) for w in words], self._phrases)
+            corrected = [(w, self._correct(w)) for w in words]
+            words = self._replace(
+                [c for w, c in corrected if c == w or c not in self._stop_folded], self._phrases
+            )
         return [w if w in STOPWORDS else _stem(w) for w in words]
+
+    def typed_keys(
+        self, text: str, *, lang: str | None = None, prepared: bool = False
+    ) -> frozenset[str]:
+        """The words of ``text`` as typed (folded, but with no slang, synonyms or typo
+        correction), without the language's own stopwords, and their bigrams where
+        :meth:`content_words` makes them: what a rights word is looked for in before the
+        synonyms widen it. The base stopwords stay: "an" of "công an" (police) is one."""
+        if not prepared:
+            text = languages.prepare(text, detect_zawgyi=False).text
+        stop = self._stop.get(lang or "", frozenset())
+        words = [languages.fold(w) for w in languages.tokens(text, folded=False) if w not in stop]
+        if lang in BIGRAM_LANGUAGES or (words and not words[0].isascii()):
+            words += _bigrams(words)
+        return frozenset(words)
 
     def canonical(self, words: list[str]) -> list[str]:
         """Words already cut and folded, rewritten by the synonyms, plurals folded."""
@@ -323,7 +414,7 @@ class Vocabulary:
         content = [w for w in words if w not in STOPWORDS]
         if lang in BIGRAM_LANGUAGES or (content and not content[0].isascii()):
             content += _bigrams(content)
-        return content
+        return self.base_forms(content)
 
 
 Texts = list[tuple[str, str]]  # (language, text)
@@ -398,7 +489,21 @@ class Matcher:
                 )
             return cut[key]
 
+        for fields in fields_per_entry:
+            for texts in fields.values():
+                for lang, text in texts:
+                    content(lang, text)
+        known = set(raw_words)
+        for word in raw_words:
+            known.update(self.vocabulary.canonical([word]))
+        self.vocabulary.learn(known)
+        # Inflected words fold to a form the base holds ("stopped" -> "stop"), on the base's
+        # side as on the question's, now that the base's words are known.
+        for key, cut_words in cut.items():
+            cut[key] = self.vocabulary.base_forms(cut_words)
+
         weights: list[dict[str, float]] = []
+        term_counts: list[dict[str, float]] = []  # for BM25
         self._phrasings: list[list[str]] = []
         self._phrase_sets: list[list[tuple[frozenset[str], float]]] = []  # words, IDF total
         self._phrase_langs: list[list[str]] = []
@@ -415,6 +520,13 @@ class Matcher:
                         if entry_weights.get(word, 0.0) < w:
                             entry_weights[word] = w
             weights.append(entry_weights)
+            counts: dict[str, float] = defaultdict(float)
+            for field_name in ("title", "keywords", "questions", "summary"):
+                w = FIELD_WEIGHTS[field_name]
+                for lang, text in fields[field_name]:
+                    for word in content(lang, text):
+                        counts[word] += w
+            term_counts.append(counts)
             phrasings = fields["questions"] + fields["title"]
             canonical = [content(lang, p) for lang, p in phrasings]
             keywords = [content(lang, k) for lang, k in fields["keywords"]]
@@ -422,18 +534,24 @@ class Matcher:
             self._phrase_langs.append([lang for lang, _ in phrasings])
             canonical_phrasings.append(canonical)
             keyword_sets.append([frozenset(words) for words in keywords])
-        known = set(raw_words)
-        for word in raw_words:
-            known.update(self.vocabulary.canonical([word]))
-        self.vocabulary.learn(known)
         # Each rights word or phrase counts only whole: all its words (and, for Vietnamese,
         # Thai and Burmese, their bigrams, so in order) must be in the message. One syllable
         # of "tạm giam" (custody) also opens "giảm giá" (a discount).
         phrases = [(None, phrase) for phrase in kb.rights_words] + [
             (lang, phrase) for lang, words in kb.words.items() for phrase in words.rights_words
         ]
-        rights_cut = [self.vocabulary.content_words(phrase, lang=lang) for lang, phrase in phrases]
-        self._rights_phrases = [frozenset(words) for words in rights_cut if words]
+        typed = [self.vocabulary.typed_keys(phrase, lang=lang) for lang, phrase in phrases]
+        rights_cut = [
+            frozenset(self.vocabulary.content_words(phrase, lang=lang)) for lang, phrase in phrases
+        ]
+        # A rights word is looked for as typed, and in its canonical form only where that form
+        # is itself a rights word: "jail", "penjara" and "selda" all become "detention", but
+        # "fired" and "dipecat" become "employment", which "job", "kerja" and "trabaho" also
+        # become, and "rights" becomes "right" ("right now"). Matched in canonical form, they
+        # kept "how to pass a urine test for work" (a decline) from ever being declined.
+        fixed = {cut for cut, as_typed in zip(rights_cut, typed, strict=True) if cut == as_typed}
+        self._rights_typed = [words for words in typed if words]
+        self._rights_phrases = [cut for cut in rights_cut if cut and cut in fixed]
         n = len(self._docs)
         df: dict[str, int] = defaultdict(int)
         for entry_weights in weights:
@@ -462,6 +580,26 @@ class Matcher:
         for index, entry_weights in enumerate(weights):
             for word, w in entry_weights.items():
                 self._postings[word].append((index, w * self._idf[word]))
+        self._bm25_postings = self._bm25(term_counts)
+
+    @staticmethod
+    def _bm25(term_counts: list[dict[str, float]]) -> dict[str, list[tuple[int, float]]]:
+        """word -> [(doc, BM25 term score)]: a document's BM25 for a question is the sum of its
+        words' term scores, which depend on the document alone, so they are computed here."""
+        n = len(term_counts)
+        lengths = [sum(counts.values()) for counts in term_counts]
+        average = (sum(lengths) / n) if n else 1.0
+        df: dict[str, int] = defaultdict(int)
+        for counts in term_counts:
+            for word in counts:
+                df[word] += 1
+        idf = {word: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for word, d in df.items()}
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for index, counts in enumerate(term_counts):
+            norm = BM25_K1 * (1.0 - BM25_B + BM25_B * lengths[index] / (average or 1.0))
+            for word, tf in counts.items():
+                postings[word].append((index, idf[word] * tf * (BM25_K1 + 1.0) / (tf + norm)))
+        return postings
 
     def idf(self, word: str) -> float:
         return self._idf.get(word, self._unknown_idf)
@@ -495,7 +633,8 @@ class Matcher:
         candidates = sorted(lexical, key=lexical.__getitem__, reverse=True)[:CANDIDATES]
         query = _fuzzy_text(content)
         overlaps, best_phrasing, sharing = self._overlaps(content, set(candidates))
-        scored: list[tuple[float, Entry | Decline]] = []
+        bm25 = self._bm25_scores(content, set(candidates))
+        evidence: list[tuple[int, float]] = []  # (candidate, score before BM25's say)
         for index in candidates:
             share = min(1.0, lexical[index] / total)
             texts = self._phrasings[index]
@@ -510,18 +649,24 @@ class Matcher:
                 + PHRASING_SHARE * similarity
                 + (1.0 - LEXICAL_SHARE - PHRASING_SHARE) * overlap
             )
-            scored.append((round(min(score, 100.0), 1), self._docs[index]))
-        scored.sort(key=lambda pair: pair[0], reverse=True)
+            evidence.append((index, score))
+        scored = self._with_bm25(evidence, bm25)
         top = tuple(Match(d, sc) for sc, d in scored if isinstance(d, Entry))[:MAX_MATCHES]
         decline = next(((sc, d) for sc, d in scored if isinstance(d, Decline)), None)
         present = set(content)
         best_entry = top[0].score if top else 0.0
         if (
             decline is not None
-            and any(p <= present for p in self._rights_phrases)
+            and self._about_rights(present, prepared.text, identified)
             and decline[0] < best_entry + RIGHTS_DECLINE_LEAD
         ):
-            decline = None  # about someone's rights: never brushed off
+            # About someone's rights: never brushed off, and the entries are scored among
+            # themselves, or a decline BM25 prefers would still drag them all down.
+            decline = None
+            entries = [(i, sc) for i, sc in evidence if i < len(self.entries)]
+            scored = self._with_bm25(entries, bm25)
+            top = tuple(Match(d, sc) for sc, d in scored if isinstance(d, Entry))[:MAX_MATCHES]
+            best_entry = top[0].score if top else 0.0
         if decline is not None and decline[0] >= max(
             self.thresholds.clarify, best_entry - DECLINE_MARGIN
         ):
@@ -543,6 +688,33 @@ class Matcher:
             **about,  # type: ignore[arg-type]
         )
 
+    def _with_bm25(
+        self, evidence: list[tuple[int, float]], bm25: Mapping[int, float]
+    ) -> list[tuple[float, Entry | Decline]]:
+        """Scores best first: each candidate's evidence less BM25_PENALTY by how far its BM25
+        falls below the best of these candidates', all moved so the best keeps the best
+        evidence."""
+        if not evidence:
+            return []
+        best_bm25 = max((bm25.get(i, 0.0) for i, _ in evidence), default=0.0) or 1.0
+        after = [
+            (index, score - BM25_PENALTY * (1.0 - min(1.0, bm25.get(index, 0.0) / best_bm25)))
+            for index, score in evidence
+        ]
+        shift = max(score for _, score in evidence) - max(score for _, score in after)
+        scored = [
+            (round(min(max(score + shift, 0.0), 100.0), 1), self._docs[index])
+            for index, score in after
+        ]
+        scored.sort(key=lambda pair: pair[0], reverse=True)
+        return scored
+
+    def _about_rights(self, content: set[str], text: str, lang: str | None) -> bool:
+        if any(p <= content for p in self._rights_phrases):
+            return True
+        typed = self.vocabulary.typed_keys(text, lang=lang or DEFAULT_LANGUAGE, prepared=True)
+        return any(p <= typed for p in self._rights_typed)
+
     def choices(self, matches: tuple[Match, ...]) -> tuple[Match, ...]:
         """The entries close enough to the best one to offer as choices."""
         if not matches:
@@ -551,6 +723,14 @@ class Matcher:
         floor = matches[0].score - t.choice_window
         close = [m for m in matches if m.score >= max(floor, t.clarify)]
         return tuple(close[: t.max_choices])
+
+    def _bm25_scores(self, content: list[str], candidates: set[int]) -> dict[int, float]:
+        scores: dict[int, float] = defaultdict(float)
+        for word in content:
+            for index, term in self._bm25_postings.get(word, ()):
+                if index in candidates:
+                    scores[index] += term
+        return scores
 
     def _overlaps(
         self, content: list[str], candidates: set[int]
