@@ -35,6 +35,7 @@ def _script():  # type: ignore[no-untyped-def]
         "lang4/my-retired",
         "lang5/my-retired",
         "lang6/my-retired",
+        "lang7/my-retired",
     ],
 )
 def test_the_zawgyi_twins_are_up_to_date(name: str) -> None:

@@ -372,6 +372,7 @@ EVERYDAY_SETS = (
     "tests/eval/lang4/*-retired.yaml",
     "tests/eval/lang5/*-retired.yaml",
     "tests/eval/lang6/*-retired.yaml",
+    "tests/eval/lang7/*-retired.yaml",
 )
 
 
