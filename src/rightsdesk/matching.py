@@ -516,20 +516,22 @@ class Matcher:
         cut: dict[tuple[str, str], list[str]] = {}
         surface: dict[tuple[str, str], list[str]] = {}  # BM25's keys
 
-        def content(lang: str, text: str) -> list[str]:
+        def content(lang: str, text: str, *, for_bm25: bool = False) -> list[str]:
             key = (lang, text)
-            if key not in cut:
-                typed: list[str] = []
+            if key not in cut or (for_bm25 and key not in surface):
+                typed: list[str] | None = [] if for_bm25 else None
                 cut[key] = self.vocabulary.content_words(
                     text, lang=lang, correct=False, seen=raw_words, typed=typed
                 )
-                surface[key] = _surface_keys(typed, lang)
+                if typed is not None:
+                    surface[key] = _surface_keys(typed, lang)
             return cut[key]
 
-        for fields in fields_per_entry:
-            for texts in fields.values():
-                for lang, text in texts:
-                    content(lang, text)
+        # BM25's fields first (the body, a third of the words, needs no keys of its own).
+        for name in ("title", "keywords", "questions", "summary", "body"):
+            for fields in fields_per_entry:
+                for lang, text in fields[name]:
+                    content(lang, text, for_bm25=name != "body")
         known = set(raw_words)
         for word in raw_words:
             known.update(self.vocabulary.canonical([word]))
