@@ -56,10 +56,11 @@ class Thresholds:
 
     Since BM25 has its say (BM25_PENALTY) the entries behind the best fall further behind,
     so the lead says most: 58 / 12 / 36 / 10 became 50 / 30 / 38 / 30. Averaged over the
-    languages, the margin trades wrong answers for direct ones: 24 gave 1.2% wrong and 62%
-    of in-scope questions answered right at once, 28 gave 0.9% / 59%, 32 0.5% / 55%, 36
-    0.3% / 51%; ``answer`` matters little between 40 and 56 (30: 0.7% / 57.5%, where the
-    old scores gave 1.0% / 53.6%). ``clarify`` 36 declined en 0.958 and ms 0.919 of
+    languages (BM25 over the canonical words), the margin trades wrong answers for direct
+    ones: 24 gave 1.2% wrong and 62% of in-scope questions answered right at once, 28 gave
+    0.9% / 59%, 32 0.5% / 55%, 36 0.3% / 51%; ``answer`` matters little between 40 and 56.
+    30 gave 0.7% / 57.5%, where the old scores gave 1.0% / 53.6%, and gives 0.6% / 60.5%
+    with BM25 over the words as typed. ``clarify`` 36 declined en 0.958 and ms 0.919 of
     out-of-scope questions, 38 0.979 and 0.935, 40 0.979 and 0.952 but left th, tl and vi
     top3 under 0.95. A window as wide as the margin offers, as the old 10 points did, about
     two choices on average (10 points now: 1.35, and 70% of clarifications one choice).
@@ -90,10 +91,16 @@ PHRASING_SCORER = fuzz.token_set_ratio
 # it occurs, weighted by FIELD_WEIGHTS; the body is left out). The share above credits an
 # entry with a word once, wherever it stands, so an entry whose 200 phrasings mention
 # "school" once weighs as much for "school" as one whose every phrasing does; BM25 counts
-# them. On every development set, BM25 alone over these keys ranked first (ignoring
-# decisions) en 0.900, id 0.928, ms 0.890, my 0.881, th 0.905, tl 0.851, vi 0.925, against
-# the matcher's 0.905, 0.888, 0.867, 0.818, 0.897, 0.855, 0.885. k1 1.2 or 2.0 and b 0.5 or
-# 0.9 did no better; counting body text (at 0.35 or 0.1) or every field alike did worse.
+# them. On every development set, BM25 alone over the canonical words ranked first
+# (ignoring decisions) en 0.900, id 0.928, ms 0.890, my 0.881, th 0.905, tl 0.851, vi 0.925,
+# against the matcher's 0.905, 0.888, 0.867, 0.818, 0.897, 0.855, 0.885. k1 1.2 or 2.0 and
+# b 0.5 or 0.9 did no better; counting body text (at 0.35 or 0.1) or every field alike did
+# worse. BM25 reads the words as typed (_surface_keys), not the canonical ones the share
+# reads: the two views together ranked first (with decisions) en 0.909, id 0.946, ms 0.894,
+# my 0.866, th 0.905, tl 0.906, vi 0.925, against 0.909, 0.935, 0.890, 0.862, 0.897, 0.863,
+# 0.913 with BM25 over the canonical words too, and 0.920, 0.939, 0.898, 0.874, 0.905,
+# 0.890, 0.917 with both BM25s summed; dropping each language's stopwords from BM25's keys
+# cost tl 0.016 and vi 0.020.
 BM25_K1 = 1.5
 BM25_B = 0.75
 # An entry loses up to this many points by how far its BM25 falls below the best
@@ -106,15 +113,24 @@ BM25_B = 0.75
 # each): 30 points ranked en 0.903 tl 0.859 my 0.866 first, 45: 0.900 0.851 0.858, 60:
 # 0.903 0.855 0.862 with fewer wrong answers, 80: 0.903 0.847 0.870. Adding BM25 in
 # proportion instead (a share of the score) ranked as well but left the best entry's score
-# saying nothing (always near the same BM25 share), and declined en 0.895, ms 0.839.
+# saying nothing (always near the same BM25 share), and declined en 0.895, ms 0.839. (Those
+# figures are for BM25 over the canonical words; over the words as typed, 45 points ranked
+# en 0.905, tl 0.902, my 0.862 first and answered 55% of in-scope questions right at once,
+# 60: 0.909, 0.906, 0.866 and 60.5%, 80: 0.907, 0.902, 0.866 and 65%, but with 0.9% wrong.)
 BM25_PENALTY = 60.0
 UNKNOWN_WEIGHT = 0.8  # how much a word the base has never seen counts against a question
-DECLINE_MARGIN = 0.0  # decline when a decline scores within this of the best entry
+# Decline when a decline scores within this of the best entry. With BM25's say, over every
+# development set: -4 declined ms 0.919 (not 0.935) of out-of-scope questions for ms top1
+# 0.898 (not 0.890); 4 changed nothing; 8 declined id 0.985 (not 0.970) but cost id, th and
+# tl a question or two of top1 each.
+DECLINE_MARGIN = 0.0
 # A decline has only its questions, where an entry also has a title and keywords that count
 # in full: without this its words could never weigh what an entry's title words do.
 DECLINE_QUESTION_WEIGHT = 1.0
 # A rights word ("court", "police") keeps a message from being declined, unless a decline
 # leads every entry by this much: "divorce in the family court" is still family law.
+# (With BM25's say: 10 declined en 0.990, not 0.979, but cost en and my top3 0.004; 30 changed
+# nothing.)
 RIGHTS_DECLINE_LEAD = 20.0
 # How many phrasings of a candidate are compared with rapidfuzz: those sharing the most
 # weight with the question. Comparing all of them (about 200 an entry in seven languages)
@@ -171,6 +187,17 @@ def _bigrams(words: list[str]) -> list[str]:
     # Vietnamese syllables and Thai and Burmese pieces mean little alone ("an" in "cong an",
     # police); a pair of neighbours is a far more specific key.
     return [f"{a}_{b}" for a, b in itertools.pairwise(words)]
+
+
+def _surface_keys(typed: list[str], lang: str | None) -> list[str]:
+    """BM25's keys: the words as typed (folded), without the base stopwords, and their
+    bigrams where :meth:`Vocabulary.content_words` makes them. No slang, synonyms, typo
+    correction or plurals: the share already reads the canonical words, and BM25 over the
+    surface forms adds what they leave out."""
+    words = [w for w in typed if w not in STOPWORDS]
+    if lang in BIGRAM_LANGUAGES or (words and not words[0].isascii()):
+        words += _bigrams(words)
+    return words
 
 
 def _stem(word: str) -> str:
@@ -357,12 +384,14 @@ class Vocabulary:
         correct: bool = True,
         prepared: bool = False,
         seen: set[str] | None = None,
+        typed: list[str] | None = None,
     ) -> list[str]:
         """Canonical words of ``text``, base stopwords included (phrases need them).
 
         ``correct=False`` is for the knowledge base's own texts: no typos to correct, and no
         Zawgyi to detect. ``prepared`` says ``text`` already went through
-        :func:`rightsdesk.languages.prepare`."""
+        :func:`rightsdesk.languages.prepare`. ``seen`` gathers the words as typed (folded),
+        and ``typed`` does too, in order."""
         if not prepared:
             text = languages.prepare(text, detect_zawgyi=correct).text
         raw = languages.tokens(text, folded=False)
@@ -371,6 +400,8 @@ class Vocabulary:
         # filler "mà" would also remove "ma" of "ma túy".
         if seen is not None:
             seen.update(languages.fold(w) for w in raw)
+        if typed is not None:
+            typed.extend(languages.fold(w) for w in raw)
         raw = [w for w in raw if w not in stop]
         if lang in self._slang:
             raw = self._replace(raw, self._slang[lang])
@@ -409,8 +440,11 @@ class Vocabulary:
         correct: bool = True,
         prepared: bool = False,
         seen: set[str] | None = None,
+        typed: list[str] | None = None,
     ) -> list[str]:
-        words = self.words(text, lang=lang, correct=correct, prepared=prepared, seen=seen)
+        words = self.words(
+            text, lang=lang, correct=correct, prepared=prepared, seen=seen, typed=typed
+        )
         content = [w for w in words if w not in STOPWORDS]
         if lang in BIGRAM_LANGUAGES or (content and not content[0].isascii()):
             content += _bigrams(content)
@@ -480,19 +514,24 @@ class Matcher:
         raw_words: set[str] = set()
         # Questions are read as fields and as phrasings: cut each text once.
         cut: dict[tuple[str, str], list[str]] = {}
+        surface: dict[tuple[str, str], list[str]] = {}  # BM25's keys
 
-        def content(lang: str, text: str) -> list[str]:
+        def content(lang: str, text: str, *, for_bm25: bool = False) -> list[str]:
             key = (lang, text)
-            if key not in cut:
+            if key not in cut or (for_bm25 and key not in surface):
+                typed: list[str] | None = [] if for_bm25 else None
                 cut[key] = self.vocabulary.content_words(
-                    text, lang=lang, correct=False, seen=raw_words
+                    text, lang=lang, correct=False, seen=raw_words, typed=typed
                 )
+                if typed is not None:
+                    surface[key] = _surface_keys(typed, lang)
             return cut[key]
 
-        for fields in fields_per_entry:
-            for texts in fields.values():
-                for lang, text in texts:
-                    content(lang, text)
+        # BM25's fields first (the body, a third of the words, needs no keys of its own).
+        for name in ("title", "keywords", "questions", "summary", "body"):
+            for fields in fields_per_entry:
+                for lang, text in fields[name]:
+                    content(lang, text, for_bm25=name != "body")
         known = set(raw_words)
         for word in raw_words:
             known.update(self.vocabulary.canonical([word]))
@@ -524,7 +563,7 @@ class Matcher:
             for field_name in ("title", "keywords", "questions", "summary"):
                 w = FIELD_WEIGHTS[field_name]
                 for lang, text in fields[field_name]:
-                    for word in content(lang, text):
+                    for word in surface[(lang, text)]:
                         counts[word] += w
             term_counts.append(counts)
             phrasings = fields["questions"] + fields["title"]
@@ -580,12 +619,14 @@ class Matcher:
         for index, entry_weights in enumerate(weights):
             for word, w in entry_weights.items():
                 self._postings[word].append((index, w * self._idf[word]))
-        self._bm25_postings = self._bm25(term_counts)
+        self._bm25_terms = self._bm25(term_counts)
 
     @staticmethod
-    def _bm25(term_counts: list[dict[str, float]]) -> dict[str, list[tuple[int, float]]]:
-        """word -> [(doc, BM25 term score)]: a document's BM25 for a question is the sum of its
-        words' term scores, which depend on the document alone, so they are computed here."""
+    def _bm25(term_counts: list[dict[str, float]]) -> list[dict[str, float]]:
+        """Per document, word -> BM25 term score: a document's BM25 for a question is the sum
+        of its words' term scores, which depend on the document alone, so they are computed
+        here. Per document, not per word: a question is scored against a dozen candidates,
+        and "sa" or "ng" is in every document."""
         n = len(term_counts)
         lengths = [sum(counts.values()) for counts in term_counts]
         average = (sum(lengths) / n) if n else 1.0
@@ -594,12 +635,16 @@ class Matcher:
             for word in counts:
                 df[word] += 1
         idf = {word: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for word, d in df.items()}
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        terms: list[dict[str, float]] = []
         for index, counts in enumerate(term_counts):
             norm = BM25_K1 * (1.0 - BM25_B + BM25_B * lengths[index] / (average or 1.0))
-            for word, tf in counts.items():
-                postings[word].append((index, idf[word] * tf * (BM25_K1 + 1.0) / (tf + norm)))
-        return postings
+            terms.append(
+                {
+                    word: idf[word] * tf * (BM25_K1 + 1.0) / (tf + norm)
+                    for word, tf in counts.items()
+                }
+            )
+        return terms
 
     def idf(self, word: str) -> float:
         return self._idf.get(word, self._unknown_idf)
@@ -608,10 +653,11 @@ class Matcher:
         prepared = languages.prepare(question)
         identified = languages.identify(prepared.text)
         about = {"script": prepared.script, "encoding": prepared.encoding, "identified": identified}
+        typed: list[str] = []
         content = list(
             dict.fromkeys(
                 self.vocabulary.content_words(
-                    prepared.text, lang=identified or DEFAULT_LANGUAGE, prepared=True
+                    prepared.text, lang=identified or DEFAULT_LANGUAGE, prepared=True, typed=typed
                 )
             )
         )
@@ -633,7 +679,7 @@ class Matcher:
         candidates = sorted(lexical, key=lexical.__getitem__, reverse=True)[:CANDIDATES]
         query = _fuzzy_text(content)
         overlaps, best_phrasing, sharing = self._overlaps(content, set(candidates))
-        bm25 = self._bm25_scores(content, set(candidates))
+        bm25 = self._bm25_scores(list(dict.fromkeys(_surface_keys(typed, identified))), candidates)
         evidence: list[tuple[int, float]] = []  # (candidate, score before BM25's say)
         for index in candidates:
             share = min(1.0, lexical[index] / total)
@@ -724,12 +770,11 @@ class Matcher:
         close = [m for m in matches if m.score >= max(floor, t.clarify)]
         return tuple(close[: t.max_choices])
 
-    def _bm25_scores(self, content: list[str], candidates: set[int]) -> dict[int, float]:
-        scores: dict[int, float] = defaultdict(float)
-        for word in content:
-            for index, term in self._bm25_postings.get(word, ()):
-                if index in candidates:
-                    scores[index] += term
+    def _bm25_scores(self, keys: list[str], candidates: Iterable[int]) -> dict[int, float]:
+        scores: dict[int, float] = {}
+        for index in candidates:
+            terms = self._bm25_terms[index]
+            scores[index] = sum(terms.get(word, 0.0) for word in keys)
         return scores
 
     def _overlaps(
