@@ -200,6 +200,7 @@ def _surface_keys(typed: list[str], lang: str | None) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=1 << 16)
 def _stem(word: str) -> str:
     # Enough folding for "rights"/"right", "centres"/"centre", "charges"/"charge"; longer
     # suffix stripping mangles Indonesian and Malay words, which the base also holds.
@@ -334,17 +335,22 @@ class Vocabulary:
     def _replace(
         self, words: list[str], phrases: Mapping[tuple[str, ...], tuple[str, ...]]
     ) -> list[str]:
+        longest = self._longest
+        if longest.keys().isdisjoint(words):
+            return list(words)
         out: list[str] = []
         i = 0
-        while i < len(words):
-            for size in range(min(self._longest.get(words[i], 0), len(words) - i), 0, -1):
+        n = len(words)
+        while i < n:
+            word = words[i]
+            for size in range(min(longest.get(word, 0), n - i), 0, -1):
                 replacement = phrases.get(tuple(words[i : i + size]))
                 if replacement is not None:
                     out.extend(replacement)
                     i += size
                     break
             else:
-                out.append(words[i])
+                out.append(word)
                 i += 1
         return out
 
@@ -398,14 +404,17 @@ class Vocabulary:
         stop = self._stop.get(lang or "", frozenset())
         # A language's own fillers go first, on the form as typed: folded, the Vietnamese
         # filler "mà" would also remove "ma" of "ma túy".
-        if seen is not None:
-            seen.update(languages.fold(w) for w in raw)
-        if typed is not None:
-            typed.extend(languages.fold(w) for w in raw)
+        fold = languages.fold
+        if seen is not None or typed is not None:
+            folded = [fold(w) for w in raw]
+            if seen is not None:
+                seen.update(folded)
+            if typed is not None:
+                typed.extend(folded)
         raw = [w for w in raw if w not in stop]
         if lang in self._slang:
             raw = self._replace(raw, self._slang[lang])
-        words = self._replace([languages.fold(w) for w in raw], self._phrases)
+        words = self._replace([fold(w) for w in raw], self._phrases)
         if correct:
             corrected = [(w, self._correct(w)) for w in words]
             words = self._replace(
