@@ -96,7 +96,7 @@ def test_the_model_vetoes_a_list_hit_only_when_all_but_certain() -> None:
 def test_the_lookalike_model_vetoes_an_arrest_sooner_than_an_overdose() -> None:
     # Fairly sure it is a look-alike: the arrest card goes, the overdose card stays (a card
     # too few there can cost a life).
-    fairly_sure = with_model(Fixed(0.9, "arrest"), FixedLookalike(0.3))
+    fairly_sure = with_model(Fixed(0.9, "arrest"), FixedLookalike(0.25))
     assert fairly_sure.detect("police are raiding my friend's room right now") is None
     found = fairly_sure.detect("help my boyfriend is not breathing after he used")
     assert found is not None and found.kind == "overdose" and not found.by_model
@@ -108,9 +108,17 @@ def test_the_lookalike_model_vetoes_an_arrest_sooner_than_an_overdose() -> None:
     assert urgent.detect("police are raiding my friend's room right now") is not None
 
 
-def test_the_lookalike_model_never_vetoes_a_card_of_the_model_alone() -> None:
+def test_the_lookalike_model_never_vetoes_an_overdose_card_of_the_model_alone() -> None:
     found = with_model(Fixed(0.99, "overdose"), FixedLookalike(0.0)).detect("blah blah")
     assert found is not None and found.by_model
+
+
+def test_the_lookalike_model_vetoes_an_arrest_card_of_the_model_alone() -> None:
+    # Arrest and compulsory-centre cards are the ones look-alikes ("what if police raid our
+    # office") most often earned; below LOOKALIKE_MODEL_VETO they go.
+    assert with_model(Fixed(0.99, "arrest"), FixedLookalike(0.6)).detect("blah blah") is None
+    found = with_model(Fixed(0.99, "arrest"), FixedLookalike(0.8)).detect("blah blah")
+    assert found is not None and found.kind == "arrest" and found.by_model
 
 
 def test_an_if_without_a_now_lets_a_fairly_sure_model_veto_an_overdose() -> None:
@@ -194,9 +202,28 @@ def test_the_lookalike_model_learns_urgent_messages_against_look_alikes_only() -
 def test_the_training_data_never_includes_a_held_out_set() -> None:
     for path in em.training_files(ROOT):
         assert "holdout" not in path.name
+        if path == ROOT / em.CHAT_PATH:
+            continue
         development = path.name.endswith(("-retired.yaml", "-dev.yaml"))
         assert development or path.parent.name in ("emergency", "emergency2", "eval"), path
     assert not any("blind" in p.parts for p in em.training_files(ROOT))
+
+
+def test_everyday_chat_is_learnt_as_no_emergency() -> None:
+    files = em.training_files(ROOT)
+    chat = ROOT / em.CHAT_PATH
+    assert chat in files
+    messages = em.grouped_messages([chat])
+    assert len(messages) >= 7 * 50 and {(k, g) for _, k, g in messages} == {(None, em.EVERYDAY)}
+    # Not read by the bot (only the word lists and the two models are), and not shipped.
+    assert chat.parent != EMERGENCY_DIR
+
+
+def test_a_chat_file_that_is_not_lists_of_texts_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / em.CHAT_FILE
+    bad.write_text("en:\n  - hi\n  - {q: nested}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="en: expected a list of texts"):
+        em.chat_messages(bad)
 
 
 def test_everyday_questions_are_learnt_as_no_emergency() -> None:
@@ -214,12 +241,14 @@ def test_everyday_questions_are_learnt_as_no_emergency() -> None:
     [
         "hi bot",
         "good morning",
+        # Carded as an arrest (0.375) before the chat file joined the training data.
+        "pagi kak",
         pytest.param(
             "telegram not sending OTP to my phone",
             # An everyday training message, yet the model retrained with set 7 gives it 0.355
             # (self-harm), over the threshold; the look-alike model vetoes list hits only.
             # Known, left visible: strict, so that it fails once the model gets it right.
-            marks=pytest.mark.xfail(strict=True, reason="model gives 0.355 since set 7"),
+            marks=pytest.mark.xfail(strict=True, reason="model gives 0.343 (0.355 before the chat file)"),
         ),
     ],
 )
