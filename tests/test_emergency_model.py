@@ -246,7 +246,7 @@ def test_everyday_questions_are_learnt_as_no_emergency() -> None:
         pytest.param(
             "telegram not sending OTP to my phone",
             # An everyday training message, yet the model retrained with set 7 gives it 0.355
-            # (self-harm), over the threshold; the look-alike model vetoes list hits only.
+            # (self-harm), over the threshold; the look-alike model never vetoes self-harm.
             # Known, left visible: strict, so that it fails once the model gets it right.
             marks=pytest.mark.xfail(strict=True, reason="model gives 0.343 (0.355 before chat)"),
         ),
