@@ -343,7 +343,12 @@ class Vocabulary:
         n = len(words)
         while i < n:
             word = words[i]
-            for size in range(min(longest.get(word, 0), n - i), 0, -1):
+            start = longest.get(word)
+            if start is None:
+                out.append(word)
+                i += 1
+                continue
+            for size in range(min(start, n - i), 0, -1):
                 replacement = phrases.get(tuple(words[i : i + size]))
                 if replacement is not None:
                     out.extend(replacement)
