@@ -36,6 +36,7 @@ def _script():  # type: ignore[no-untyped-def]
         "lang5/my-retired",
         "lang6/my-retired",
         "lang7/my-retired",
+        "lang8/my-retired",
     ],
 )
 def test_the_zawgyi_twins_are_up_to_date(name: str) -> None:

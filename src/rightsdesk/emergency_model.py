@@ -364,6 +364,7 @@ TRAINING_SETS = {
     6: "tests/eval/emergency6/*-retired.yaml",
     7: "tests/eval/emergency7/*-retired.yaml",
     8: "tests/eval/emergency8/*-retired.yaml",
+    9: "tests/eval/emergency9/*-retired.yaml",
 }
 
 
@@ -387,6 +388,7 @@ EVERYDAY_SETS = (
     "tests/eval/lang5/*-retired.yaml",
     "tests/eval/lang6/*-retired.yaml",
     "tests/eval/lang7/*-retired.yaml",
+    "tests/eval/lang8/*-retired.yaml",
 )
 
 
