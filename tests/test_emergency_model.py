@@ -113,6 +113,13 @@ def test_the_lookalike_model_never_vetoes_an_overdose_card_of_the_model_alone() 
     assert found is not None and found.by_model
 
 
+def test_the_lookalike_model_vetoes_a_self_harm_card_of_the_model_alone_only_when_sure() -> None:
+    # "bored to death in this seminar" got the model's self-harm card (held-out set 9).
+    assert with_model(Fixed(0.3, "self_harm"), FixedLookalike(0.1)).detect("blah") is None
+    found = with_model(Fixed(0.3, "self_harm"), FixedLookalike(0.3)).detect("blah")
+    assert found is not None and found.kind == "self_harm" and found.by_model
+
+
 def test_the_lookalike_model_vetoes_an_arrest_card_of_the_model_alone() -> None:
     # Arrest and compulsory-centre cards are the ones look-alikes ("what if police raid our
     # office") most often earned; below LOOKALIKE_MODEL_VETO they go.

@@ -360,7 +360,7 @@ class Emergencies:
         self.if_veto = emergency_model.IF_VETO
         self.lookalike_veto = emergency_model.LOOKALIKE_VETO
         self.lookalike_low_veto = emergency_model.LOOKALIKE_LOW_VETO
-        self.lookalike_model_veto = emergency_model.LOOKALIKE_MODEL_VETO
+        self.lookalike_model_veto = dict(emergency_model.LOOKALIKE_MODEL_VETO)
         self._order = [k.name for k in kinds]
         self._words = dict(words)
         # Spelling tolerance only for strong phrases: several words long, they rarely meet
@@ -420,9 +420,9 @@ class Emergencies:
         ``urgent`` is the look-alike model's probability that the message is urgent rather
         than a look-alike (1 without that model). Below ``lookalike_veto`` it vetoes an arrest
         or compulsory-centre list hit, below ``lookalike_low_veto`` any other list hit, and
-        below ``lookalike_model_veto`` an arrest or compulsory-centre card of the main model
-        alone. It never vetoes the main model's overdose, self-harm or custody-violence
-        cards: leave-one-set-out, that cost overdoses."""
+        below ``lookalike_model_veto[kind]`` a card of the main model alone (arrest,
+        compulsory centre, self-harm). It never vetoes the main model's overdose or
+        custody-violence cards: leave-one-set-out, that cost overdoses."""
         if listed is not None:
             if self.kinds[listed.kind].always:
                 veto = max(self.low_veto, self.if_veto if only_if else 0.0)
@@ -432,7 +432,7 @@ class Emergencies:
                 lookalike = self.lookalike_veto
             return None if guess.urgent < veto or urgent < lookalike else listed
         if guess.urgent > self.threshold and not not_now and guess.kind in self.kinds:
-            if not self.kinds[guess.kind].always and urgent < self.lookalike_model_veto:
+            if urgent < self.lookalike_model_veto.get(guess.kind, 0.0):
                 return None
             return Found(guess.kind, "", False, by_model=True)
         return None

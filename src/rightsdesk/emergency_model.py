@@ -42,11 +42,20 @@ from rightsdesk.languages import _clusters
 
 MODEL_FILE = "model.tsv"
 LOOKALIKE_FILE = "lookalike.tsv"
-# Short everyday chat ("pagi kak", "ok noted"), learnt as no emergency. The development sets
-# hold questions, nearly no chat, and the model alone carded "pagi kak" (good morning) as an
-# arrest. Training data only, so it sits apart from the word lists the bot reads.
+URGENT, LOOKALIKE, EVERYDAY = "urgent", "look-alike", "everyday"
+# Training data written for the models, beside the development sets; the bot never reads
+# it, so it sits apart from the word lists. Each text is a list per language code.
+# - Short everyday chat ("pagi kak", "ok noted"), learnt as no emergency: the development sets
+#   hold questions, nearly no chat, and the model alone carded "pagi kak" (good morning) as an
+#   arrest.
+# Measured and not taken: 280 jokes about dying and other figurative speech ("bored to death",
+# "this traffic is killing me", written by a helper) learnt as look-alikes, after held-out set
+# 9's eight false look-alike cards were all such jokes: leave-one-set-out over sets 2-9, urgent
+# messages missed 42 -> 48 of 1,750 and look-alikes carded only 40 -> 39 of 1,470.
 CHAT_FILE = "chat.yaml"
-CHAT_PATH = Path("bot") / "emergency" / "training" / CHAT_FILE
+TRAINING_DIR = Path("bot") / "emergency" / "training"
+CHAT_PATH = TRAINING_DIR / CHAT_FILE
+WRITTEN_FOR_TRAINING = {CHAT_FILE: EVERYDAY}
 CLASSES = (None, "custody_violence", "self_harm", "overdose", "compulsory_centre", "arrest")
 MAX_N = 4
 L2 = 1e-4
@@ -86,10 +95,13 @@ IF_VETO = 0.2
 # overdoses missed (of 280).
 LOOKALIKE_VETO = 0.3
 LOOKALIKE_LOW_VETO = 0.2
-# ... and an arrest or compulsory-centre card of the main model alone none below this. The
-# model's overdose, self-harm and custody-violence cards are never vetoed by it: with all
-# five kinds vetoed at 0.5, overdoses missed went from 10 to 13.
-LOOKALIKE_MODEL_VETO = 0.7
+# ... and a card of the main model alone none below these, per kind. The model's overdose and
+# custody-violence cards are never vetoed by it: with all five kinds vetoed at 0.5, overdoses
+# missed went from 10 to 13. Self-harm at 0.2 (added after held-out set 9, whose jokes about
+# dying got the model's self-harm cards while the look-alike model gave them 0.01-0.17):
+# leave-one-set-out over sets 2-9, no urgent message more missed (42 of 1,750, self-harm 7 of
+# 350, at 0.1, 0.2 and 0.3 alike), look-alikes carded 40 -> 34 of 1,470.
+LOOKALIKE_MODEL_VETO = {"arrest": 0.7, "compulsory_centre": 0.7, "self_harm": 0.2}
 # The look-alike model has no L2 penalty: leave-one-set-out, with all vetoes re-chosen for
 # each (recall 0.970 or more), L2 1e-4 (as the main model) gave 0.973 / 0.052 at best, 1e-5
 # 0.971 / 0.041, 1e-6 0.971 / 0.023, 0 0.971 / 0.016. It is trained for STEPS steps like the
@@ -395,13 +407,13 @@ EVERYDAY_SETS = (
 def training_files(
     root: Path, sets: Iterable[int] | None = None, *, everyday: bool = True
 ) -> list[Path]:
-    """The emergency sets chosen (all by default) and, unless told not to, the everyday ones."""
+    """The emergency sets chosen (all by default) and, unless told not to, the everyday ones
+    and the files written for training (the chat)."""
     chosen = TRAINING_SETS if sets is None else {s: TRAINING_SETS[s] for s in sets}
     patterns = [*chosen.values(), *(EVERYDAY_SETS if everyday else ())]
     files = sorted(p for pattern in patterns for p in root.glob(pattern))
-    chat = root / CHAT_PATH
-    if everyday and chat.is_file():
-        files.append(chat)
+    if everyday:
+        files += [p for n in WRITTEN_FOR_TRAINING if (p := root / TRAINING_DIR / n).is_file()]
     return files
 
 
@@ -410,7 +422,6 @@ def training_messages(files: Iterable[Path]) -> list[tuple[str, str | None]]:
     return [(text, kind) for text, kind, _ in grouped_messages(files)]
 
 
-URGENT, LOOKALIKE, EVERYDAY = "urgent", "look-alike", "everyday"
 _COUNTS = re.compile(r"(\d+) urgent, (\d+) look-alikes, (\d+) everyday")
 
 
@@ -424,8 +435,9 @@ def grouped_messages(files: Iterable[Path]) -> list[tuple[str, str | None, str]]
 
     out: list[tuple[str, str | None, str]] = []
     for path in files:
-        if path.name == CHAT_FILE:
-            out.extend((text, None, EVERYDAY) for text in chat_messages(path))
+        if path.name in WRITTEN_FOR_TRAINING:
+            group = WRITTEN_FOR_TRAINING[path.name]
+            out.extend((text, None, group) for text in chat_messages(path))
             continue
         if _is_everyday(path):
             out.extend((q.q, None, EVERYDAY) for q in load_questions(path))
@@ -444,7 +456,7 @@ def grouped_messages(files: Iterable[Path]) -> list[tuple[str, str | None, str]]
 
 
 def chat_messages(path: Path) -> list[str]:
-    """The messages of a chat file: per language code, a list of texts."""
+    """The messages of a file written for training: per language code, a list of texts."""
     from rightsdesk.yaml_source import load_yaml
 
     data = load_yaml(path).data
@@ -459,7 +471,9 @@ def chat_messages(path: Path) -> list[str]:
 
 
 def _is_everyday(path: Path) -> bool:
-    return path.name == CHAT_FILE or "emergency" not in path.parent.name
+    if path.name in WRITTEN_FOR_TRAINING:
+        return WRITTEN_FOR_TRAINING[path.name] == EVERYDAY
+    return "emergency" not in path.parent.name
 
 
 def train_on_files(files: Sequence[Path]) -> EmergencyModel:
