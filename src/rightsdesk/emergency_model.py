@@ -377,6 +377,7 @@ TRAINING_SETS = {
     7: "tests/eval/emergency7/*-retired.yaml",
     8: "tests/eval/emergency8/*-retired.yaml",
     9: "tests/eval/emergency9/*-retired.yaml",
+    10: "tests/eval/emergency10/*-retired.yaml",
 }
 
 
