@@ -402,6 +402,7 @@ EVERYDAY_SETS = (
     "tests/eval/lang6/*-retired.yaml",
     "tests/eval/lang7/*-retired.yaml",
     "tests/eval/lang8/*-retired.yaml",
+    "tests/eval/lang9/*-retired.yaml",
 )
 
 
