@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
+import sys
 from collections import defaultdict
 from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -185,8 +186,9 @@ def _fuzzy_text(words: list[str]) -> str:
 
 def _bigrams(words: list[str]) -> list[str]:
     # Vietnamese syllables and Thai and Burmese pieces mean little alone ("an" in "cong an",
-    # police); a pair of neighbours is a far more specific key.
-    return [f"{a}_{b}" for a, b in itertools.pairwise(words)]
+    # police); a pair of neighbours is a far more specific key. Interned: the index holds the
+    # same pair in thousands of phrasings (peak RSS 288 -> 277 MB in `rightsdesk bench`).
+    return [sys.intern(f"{a}_{b}") for a, b in itertools.pairwise(words)]
 
 
 def _surface_keys(typed: list[str], lang: str | None) -> list[str]:
