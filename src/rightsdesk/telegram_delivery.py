@@ -405,9 +405,6 @@ class WebhookReceiver:
         self._secret = secret_token
         self.path = "/" + path.strip("/")
         self._slots = asyncio.Semaphore(concurrency)
-        self._concurrency = concurrency
-        self._queued = 0  # fetched updates waiting for a free handler
-        self._finished_since_poll = 0
         self.grace_s = grace_s
         self.stats = DeliveryStats()
         self._in_flight: dict[int, asyncio.Task[None]] = {}
