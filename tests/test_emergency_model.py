@@ -145,29 +145,31 @@ def test_without_a_model_file_the_lists_decide_alone(tmp_path: Path) -> None:
     assert emergencies.detect(text) is None
 
 
-def test_a_broken_model_file_is_a_problem_kb_check_reports(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "broken"),
+    [
+        (em.MODEL_FILE, "# bias 1 2\nfoo\t1 2 3\n"),  # six weights a line, six biases
+        (em.LOOKALIKE_FILE, "foo\t1\n"),  # no bias line
+        (em.LOOKALIKE_FILE, "# bias 0.5\nfoo\t1 2\n"),  # one weight a line
+    ],
+)
+def test_a_broken_model_file_is_a_problem_kb_check_reports(
+    tmp_path: Path, name: str, broken: str
+) -> None:
     folder = tmp_path / "emergency"
     shutil.copytree(EMERGENCY_DIR, folder)
-    (folder / em.MODEL_FILE).write_text("# bias 1 2\nfoo\t1 2 3\n", encoding="utf-8")
+    (folder / name).write_text(broken, encoding="utf-8")
     problems, emergencies = check_emergencies(folder)
     assert emergencies is None
-    assert any(p.path.name == em.MODEL_FILE for p in problems)
-
-
-def test_a_broken_lookalike_file_is_a_problem_kb_check_reports(tmp_path: Path) -> None:
-    folder = tmp_path / "emergency"
-    shutil.copytree(EMERGENCY_DIR, folder)
-    (folder / em.LOOKALIKE_FILE).write_text("foo\t1\n", encoding="utf-8")
-    problems, emergencies = check_emergencies(folder)
-    assert emergencies is None
-    assert any(p.path.name == em.LOOKALIKE_FILE for p in problems)
+    assert any(p.path.name == name for p in problems)
 
 
 def test_the_shipped_models_were_trained_on_the_current_development_sets() -> None:
+    current = em.data_hash(em.training_files(ROOT))
     _, trained_on = em.read(EMERGENCY_DIR / em.MODEL_FILE)
-    assert trained_on == em.data_hash(em.training_files(ROOT)), "run scripts/emergency-model"
+    assert trained_on == current, "run scripts/emergency-model"
     _, trained_on = em.read_lookalike(EMERGENCY_DIR / em.LOOKALIKE_FILE)
-    assert trained_on == em.data_hash(em.training_files(ROOT)), "run scripts/emergency-model"
+    assert trained_on == current, "run scripts/emergency-model"
     assert shipped_emergencies().lookalike is not None
 
 

@@ -43,19 +43,16 @@ from rightsdesk.languages import _clusters
 MODEL_FILE = "model.tsv"
 LOOKALIKE_FILE = "lookalike.tsv"
 URGENT, LOOKALIKE, EVERYDAY = "urgent", "look-alike", "everyday"
-# Training data written for the models, beside the development sets; the bot never reads
-# it, so it sits apart from the word lists. Each text is a list per language code.
-# - Short everyday chat ("pagi kak", "ok noted"), learnt as no emergency: the development sets
-#   hold questions, nearly no chat, and the model alone carded "pagi kak" (good morning) as an
-#   arrest.
+# Short everyday chat ("pagi kak", "ok noted"), a list per language code, learnt as no
+# emergency: the development sets hold questions, nearly no chat, and the model alone carded
+# "pagi kak" (good morning) as an arrest. Training data only, so it sits apart from the word
+# lists the bot reads.
 # Measured and not taken: 280 jokes about dying and other figurative speech ("bored to death",
 # "this traffic is killing me", written by a helper) learnt as look-alikes, after held-out set
 # 9's eight false look-alike cards were all such jokes: leave-one-set-out over sets 2-9, urgent
 # messages missed 42 -> 48 of 1,750 and look-alikes carded only 40 -> 39 of 1,470.
 CHAT_FILE = "chat.yaml"
-TRAINING_DIR = Path("bot") / "emergency" / "training"
-CHAT_PATH = TRAINING_DIR / CHAT_FILE
-WRITTEN_FOR_TRAINING = {CHAT_FILE: EVERYDAY}
+CHAT_PATH = Path("bot") / "emergency" / "training" / CHAT_FILE
 CLASSES = (None, "custody_violence", "self_harm", "overdose", "compulsory_centre", "arrest")
 MAX_N = 4
 L2 = 1e-4
@@ -123,14 +120,21 @@ LOOKALIKE_L2 = 0.0
 #   with the look-alike model no better (nested 0.969 / 0.019 against 0.967 / 0.021).
 
 
-def features(words: Sequence[str]) -> set[str]:
+def features(words: Sequence[str]) -> frozenset[str]:
     """The features of a message's folded tokens (as :func:`rightsdesk.languages.tokens`)."""
+    return _features(tuple(words))
+
+
+# Both models read every message's features, one right after the other: a short memory
+# spares the second from computing them again.
+@functools.lru_cache(maxsize=16)
+def _features(words: tuple[str, ...]) -> frozenset[str]:
     out: set[str] = set()
     for word in words:
         out |= _word_features(word)
     for a, b in itertools.pairwise(words):
         out.add(f"b:{a} {b}")
-    return out
+    return frozenset(out)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -198,16 +202,13 @@ class LookalikeModel:
 # -- training (numpy only here, so that start-up does not need it) ---------------------------
 
 
-def train(
-    messages: Iterable[tuple[Sequence[str], str | None]], importance: Sequence[float] | None = None
-) -> EmergencyModel:
-    """Fit the model on (tokens, kind or None) pairs, each counting ``importance[i]`` (1 when
-    not given) in the loss."""
+def train(messages: Iterable[tuple[Sequence[str], str | None]]) -> EmergencyModel:
+    """Fit the model on (tokens, kind or None) pairs."""
     rows, labels = [], []
     for words, kind in messages:
         rows.append(sorted(features(words)))
         labels.append(CLASSES.index(kind))
-    vocab, w, b = _fit(rows, labels, len(CLASSES), importance, L2)
+    vocab, w, b = _fit(rows, labels, len(CLASSES), L2)
     weights = {
         f: tuple(round(float(x), DIGITS) for x in w[i])
         for f, i in sorted(vocab.items())
@@ -222,7 +223,7 @@ def train_lookalike(messages: Iterable[tuple[Sequence[str], bool]]) -> Lookalike
     for words, urgent in messages:
         rows.append(sorted(features(words)))
         labels.append(int(urgent))
-    vocab, w, b = _fit(rows, labels, 2, None, LOOKALIKE_L2)
+    vocab, w, b = _fit(rows, labels, 2, LOOKALIKE_L2)
     # A softmax over two classes is a logistic regression on the difference of their scores.
     diff = w[:, 1] - w[:, 0]
     weights = {
@@ -237,7 +238,6 @@ def _fit(
     rows: Sequence[Sequence[str]],
     labels: Sequence[int],
     c: int,
-    importance: Sequence[float] | None,
     l2: float,
 ) -> tuple[dict[str, int], Any, Any]:
     """A softmax regression over ``c`` classes on messages given as their features: the
@@ -254,8 +254,7 @@ def _fit(
     counts = np.bincount(r, minlength=n).astype(float)
     val = 1 / np.sqrt(counts[r])
     target = np.eye(c)[np.array(labels)]
-    share = np.ones(n) if importance is None else np.asarray(importance, dtype=float)
-    share = (share / share.sum())[:, None]
+    share = (np.ones(n) / n)[:, None]  # each message counts alike in the loss
     w = np.zeros((v, c))
     b = np.zeros(c)
     m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros(c), np.zeros(c)
@@ -316,31 +315,11 @@ def dump_lookalike(model: LookalikeModel, trained_on: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def read_lookalike(path: Path) -> tuple[LookalikeModel, str]:
-    """The look-alike model in ``path`` and the hash of the data it was trained on."""
-    weights: dict[str, float] = {}
-    bias: float | None = None
-    trained_on = ""
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.startswith("# data "):
-            trained_on = line[len("# data ") :].strip()
-            continue
-        if line.startswith("# bias "):
-            bias = float(line[len("# bias ") :])
-            continue
-        if not line or line.startswith("#"):
-            continue
-        name, _, value = line.rpartition("\t")
-        if not name:
-            raise ValueError(f"{path}:{number}: expected a feature and its weight")
-        weights[name] = float(value)
-    if bias is None:
-        raise ValueError(f"{path}: expected a line '# bias' with one number")
-    return LookalikeModel(weights, bias), trained_on
-
-
-def read(path: Path) -> tuple[EmergencyModel, str]:
-    """The model in ``path`` and the hash of the data it was trained on."""
+def _read_weights(
+    path: Path, width: int
+) -> tuple[dict[str, tuple[float, ...]], tuple[float, ...], str]:
+    """A model file's features with their ``width`` weights each, its bias line and the hash
+    of the data it was trained on."""
     weights: dict[str, tuple[float, ...]] = {}
     bias: tuple[float, ...] = ()
     trained_on = ""
@@ -355,11 +334,23 @@ def read(path: Path) -> tuple[EmergencyModel, str]:
             continue
         name, _, values = line.rpartition("\t")
         numbers = tuple(float(x) for x in values.split())
-        if not name or len(numbers) != len(CLASSES):
-            raise ValueError(f"{path}:{number}: expected a feature and {len(CLASSES)} weights")
+        if not name or len(numbers) != width:
+            raise ValueError(f"{path}:{number}: expected a feature and {width} weight(s)")
         weights[name] = numbers
-    if len(bias) != len(CLASSES):
-        raise ValueError(f"{path}: expected a line '# bias' with {len(CLASSES)} numbers")
+    if len(bias) != width:
+        raise ValueError(f"{path}: expected a line '# bias' with {width} number(s)")
+    return weights, bias, trained_on
+
+
+def read_lookalike(path: Path) -> tuple[LookalikeModel, str]:
+    """The look-alike model in ``path`` and the hash of the data it was trained on."""
+    weights, bias, trained_on = _read_weights(path, 1)
+    return LookalikeModel({f: w for f, (w,) in weights.items()}, bias[0]), trained_on
+
+
+def read(path: Path) -> tuple[EmergencyModel, str]:
+    """The model in ``path`` and the hash of the data it was trained on."""
+    weights, bias, trained_on = _read_weights(path, len(CLASSES))
     return EmergencyModel(weights, bias), trained_on
 
 
@@ -414,8 +405,8 @@ def training_files(
     chosen = TRAINING_SETS if sets is None else {s: TRAINING_SETS[s] for s in sets}
     patterns = [*chosen.values(), *(EVERYDAY_SETS if everyday else ())]
     files = sorted(p for pattern in patterns for p in root.glob(pattern))
-    if everyday:
-        files += [p for n in WRITTEN_FOR_TRAINING if (p := root / TRAINING_DIR / n).is_file()]
+    if everyday and (root / CHAT_PATH).is_file():
+        files.append(root / CHAT_PATH)
     return files
 
 
@@ -437,9 +428,8 @@ def grouped_messages(files: Iterable[Path]) -> list[tuple[str, str | None, str]]
 
     out: list[tuple[str, str | None, str]] = []
     for path in files:
-        if path.name in WRITTEN_FOR_TRAINING:
-            group = WRITTEN_FOR_TRAINING[path.name]
-            out.extend((text, None, group) for text in chat_messages(path))
+        if path.name == CHAT_FILE:
+            out.extend((text, None, EVERYDAY) for text in chat_messages(path))
             continue
         if _is_everyday(path):
             out.extend((q.q, None, EVERYDAY) for q in load_questions(path))
@@ -458,7 +448,7 @@ def grouped_messages(files: Iterable[Path]) -> list[tuple[str, str | None, str]]
 
 
 def chat_messages(path: Path) -> list[str]:
-    """The messages of a file written for training: per language code, a list of texts."""
+    """The messages of a chat file: per language code, a list of texts."""
     from rightsdesk.yaml_source import load_yaml
 
     data = load_yaml(path).data
@@ -473,9 +463,7 @@ def chat_messages(path: Path) -> list[str]:
 
 
 def _is_everyday(path: Path) -> bool:
-    if path.name in WRITTEN_FOR_TRAINING:
-        return WRITTEN_FOR_TRAINING[path.name] == EVERYDAY
-    return "emergency" not in path.parent.name
+    return path.name == CHAT_FILE or "emergency" not in path.parent.name
 
 
 def train_on_files(files: Sequence[Path]) -> EmergencyModel:
