@@ -33,7 +33,6 @@ import httpx
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-_JSON = {"Content-Type": "application/json"}
 _JSON_HEADERS = [(b"Content-Type", b"application/json"), (b"User-Agent", b"rightsdesk")]
 _NETWORK_ERRORS = (
     httpcore.NetworkError,
@@ -136,17 +135,13 @@ class JsonRequest(BaseRequest):
                     method,
                     url,
                     content=json.dumps(parameters).encode("utf-8"),
-                    headers=_JSON,
+                    headers=_JSON_HEADERS,
                     timeout=timeout,
                 )
-        except httpx.PoolTimeout:
-            raise TimedOut(
-                "Pool timeout: every connection was busy; the call was not sent"
-            ) from None
-        except httpx.TimeoutException as error:
-            raise TimedOut(f"httpx.{type(error).__name__}") from None
         except httpx.HTTPError as error:
-            raise NetworkError(f"httpx.{type(error).__name__}") from None
+            raise _telegram_error(
+                error, "httpx", httpx.PoolTimeout, httpx.TimeoutException
+            ) from None
         return response.status_code, response.content
 
     async def _post_direct(
@@ -166,15 +161,23 @@ class JsonRequest(BaseRequest):
                 content=body.encode("utf-8"),
                 extensions={"timeout": limits},
             )
-        except httpcore.PoolTimeout:
-            raise TimedOut(
-                "Pool timeout: every connection was busy; the call was not sent"
+        except (httpcore.TimeoutException, *_NETWORK_ERRORS) as error:
+            raise _telegram_error(
+                error, "httpcore", httpcore.PoolTimeout, httpcore.TimeoutException
             ) from None
-        except httpcore.TimeoutException as error:
-            raise TimedOut(f"httpcore.{type(error).__name__}") from None
-        except _NETWORK_ERRORS as error:
-            raise NetworkError(f"httpcore.{type(error).__name__}") from None
         return response.status, response.content
+
+
+def _telegram_error(
+    error: Exception, library: str, pool_timeout: type[Exception], timeout: type[Exception]
+) -> NetworkError:
+    """The library's failure as python-telegram-bot's error, naming only its kind (the
+    library's message can hold the URL, and with it the token). Raise it ``from None``."""
+    if isinstance(error, pool_timeout):
+        return TimedOut("Pool timeout: every connection was busy; the call was not sent")
+    if isinstance(error, timeout):
+        return TimedOut(f"{library}.{type(error).__name__}")
+    return NetworkError(f"{library}.{type(error).__name__}")
 
 
 def _proxy_configured() -> bool:
