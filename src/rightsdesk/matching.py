@@ -196,9 +196,14 @@ def _surface_keys(typed: list[str], lang: str | None) -> list[str]:
     bigrams where :meth:`Vocabulary.content_words` makes them. No slang, synonyms, typo
     correction or plurals: the share already reads the canonical words, and BM25 over the
     surface forms adds what they leave out."""
-    words = [w for w in typed if w not in STOPWORDS]
+    return _with_bigrams([w for w in typed if w not in STOPWORDS], lang)
+
+
+def _with_bigrams(words: list[str], lang: str | None) -> list[str]:
+    """``words`` followed by their bigrams, for the languages that need them (and any text
+    that starts in a script other than Latin, whatever it was taken for)."""
     if lang in BIGRAM_LANGUAGES or (words and not words[0].isascii()):
-        words += _bigrams(words)
+        return words + _bigrams(words)
     return words
 
 
@@ -440,9 +445,7 @@ class Vocabulary:
             text = languages.prepare(text, detect_zawgyi=False).text
         stop = self._stop.get(lang or "", frozenset())
         words = [languages.fold(w) for w in languages.tokens(text, folded=False) if w not in stop]
-        if lang in BIGRAM_LANGUAGES or (words and not words[0].isascii()):
-            words += _bigrams(words)
-        return frozenset(words)
+        return frozenset(_with_bigrams(words, lang))
 
     def canonical(self, words: list[str]) -> list[str]:
         """Words already cut and folded, rewritten by the synonyms, plurals folded."""
@@ -461,10 +464,7 @@ class Vocabulary:
         words = self.words(
             text, lang=lang, correct=correct, prepared=prepared, seen=seen, typed=typed
         )
-        content = [w for w in words if w not in STOPWORDS]
-        if lang in BIGRAM_LANGUAGES or (content and not content[0].isascii()):
-            content += _bigrams(content)
-        return self.base_forms(content)
+        return self.base_forms(_with_bigrams([w for w in words if w not in STOPWORDS], lang))
 
 
 Texts = list[tuple[str, str]]  # (language, text)
