@@ -254,10 +254,11 @@ def test_everyday_questions_are_learnt_as_no_emergency() -> None:
         "pagi kak",
         pytest.param(
             "telegram not sending OTP to my phone",
-            # An everyday training message, yet the model retrained with set 7 gives it 0.355
-            # (self-harm), over the threshold; the look-alike model never vetoes self-harm.
+            # An everyday training message, yet the model has given it a self-harm card since
+            # set 7 joined the training (0.354 now, over the threshold), and the look-alike
+            # model takes it for urgent (0.86), so it does not veto it.
             # Known, left visible: strict, so that it fails once the model gets it right.
-            marks=pytest.mark.xfail(strict=True, reason="model gives 0.343 (0.355 before chat)"),
+            marks=pytest.mark.xfail(strict=True, reason="model gives 0.354 (self-harm)"),
         ),
     ],
 )
