@@ -369,6 +369,7 @@ TRAINING_SETS = {
     8: "tests/eval/emergency8/*-retired.yaml",
     9: "tests/eval/emergency9/*-retired.yaml",
     10: "tests/eval/emergency10/*-retired.yaml",
+    11: "tests/eval/emergency11/*-retired.yaml",
 }
 
 
