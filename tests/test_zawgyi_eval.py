@@ -38,6 +38,7 @@ def _script():  # type: ignore[no-untyped-def]
         "lang7/my-retired",
         "lang8/my-retired",
         "lang9/my-retired",
+        "lang10/my-retired",
     ],
 )
 def test_the_zawgyi_twins_are_up_to_date(name: str) -> None:

@@ -395,6 +395,7 @@ EVERYDAY_SETS = (
     "tests/eval/lang7/*-retired.yaml",
     "tests/eval/lang8/*-retired.yaml",
     "tests/eval/lang9/*-retired.yaml",
+    "tests/eval/lang10/*-retired.yaml",
 )
 
 
