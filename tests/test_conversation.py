@@ -66,6 +66,28 @@ def test_a_declined_question_gets_its_reason_and_a_way_to_browse() -> None:
     assert data(reply) == ["t", "x"]
 
 
+def test_a_question_about_where_to_find_a_service_offers_talk_to_a_person() -> None:
+    desk = make_desk()
+    result = desk.matcher.match("is the methadone clinic near the night market open on sunday")
+    assert result.declined is not None and result.declined.offer == "contacts"
+    reply = desk.conversation.reply_for(result, "en")
+    assert "/contacts" in reply.blocks[0].text
+    assert data(reply) == ["h", "k", "t", "x"]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_question_about_the_bot_itself_points_to_privacy_discreet_and_wipe(lang: str) -> None:
+    from rightsdesk.desk import COMMANDS_BY_NAME
+
+    desk = make_desk()
+    result = desk.matcher.match("does this bot save what i type")
+    assert result.declined is not None and result.declined.id == "about-this-bot"
+    reason = result.declined.reason.get(lang)
+    # The reason names commands the bot really has, in every language.
+    for command in ("privacy", "discreet", "wipe"):
+        assert f"/{command}" in reason and command in COMMANDS_BY_NAME
+
+
 def test_more_keeps_shall_should_may_apart() -> None:
     entry = shipped_kb().get("ii-7-arbitrary-arrest-detention")
     assert entry is not None

@@ -44,6 +44,7 @@ BROKEN_CASES = {
     "shall-should-may": ("part-2-standards/ii-9-privacy.yaml", 11, "'must' is not one of"),
     "synonym-conflict": ("synonyms.yaml", 4, "'hp' already means 'phone'"),
     "kind-and-ref": ("examples/ex-test-example.yaml", 3, "examples have no 'ref'"),
+    "unknown-offer": ("out_of_scope.yaml", 7, "'offer' must be one of: contacts"),
 }
 
 

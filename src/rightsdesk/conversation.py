@@ -225,7 +225,10 @@ class Conversation:
             return self.clarify(result, lang, query_key)
         if result.declined is not None:
             text = result.declined.reason.get(lang)
-            return Reply((Block("text", text),), (self._browse_row(lang),), lang)
+            rows = [self._browse_row(lang)]
+            if result.declined.offer == "contacts":
+                rows.insert(0, self._safety_row(lang))
+            return Reply((Block("text", text),), tuple(rows), lang)
         return self.nothing_found(lang)
 
     def answer(self, entry: Entry, lang: str, query_key: str = NO_QUERY) -> Reply:

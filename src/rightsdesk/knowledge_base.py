@@ -154,6 +154,13 @@ class Decline:
     id: str
     reason: Localized[str]
     questions: Texts
+    # What the reply offers beside the reason: "contacts" adds the "Talk to a person" and
+    # country buttons, for questions the referrals can answer better than a refusal can.
+    offer: str | None = None
+
+
+# The values a decline's 'offer' may take.
+DECLINE_OFFERS = frozenset({"contacts"})
 
 
 @dataclass(frozen=True)
@@ -1070,6 +1077,11 @@ def _read_declines(
                 reader.problem(("id",), f"id '{decline_id}' is used twice")
             seen.add(decline_id)
         reason = reader.localized("reason")
+        offer = item.get("offer")
+        if offer is not None and offer not in DECLINE_OFFERS:
+            reader.problem(
+                ("offer",), f"'offer' must be one of: {', '.join(sorted(DECLINE_OFFERS))}"
+            )
         questions = reader.localized_list("questions", min_items=MIN_DECLINE_QUESTIONS)
         for j, question in enumerate(questions.get(DEFAULT_LANGUAGE) if questions else ()):
             owner = taken.get(normalise_question(question))
@@ -1079,7 +1091,7 @@ def _read_declines(
                     f"'{question}' is also a question of entry '{owner}': decline or answer?",
                 )
         if len(problems) == start and decline_id:
-            declines.append(Decline(decline_id, reason, questions))
+            declines.append(Decline(decline_id, reason, questions, offer))
     return declines, tuple(w.strip() for w in rights_words)
 
 
