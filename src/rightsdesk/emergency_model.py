@@ -396,6 +396,7 @@ EVERYDAY_SETS = (
     "tests/eval/lang8/*-retired.yaml",
     "tests/eval/lang9/*-retired.yaml",
     "tests/eval/lang10/*-retired.yaml",
+    "tests/eval/lang11/*-retired.yaml",
 )
 
 
