@@ -397,6 +397,7 @@ EVERYDAY_SETS = (
     "tests/eval/lang9/*-retired.yaml",
     "tests/eval/lang10/*-retired.yaml",
     "tests/eval/lang11/*-retired.yaml",
+    "tests/eval/lang12/*-retired.yaml",
 )
 
 
