@@ -370,6 +370,7 @@ TRAINING_SETS = {
     9: "tests/eval/emergency9/*-retired.yaml",
     10: "tests/eval/emergency10/*-retired.yaml",
     11: "tests/eval/emergency11/*-retired.yaml",
+    12: "tests/eval/emergency12/*-retired.yaml",
 }
 
 
