@@ -63,6 +63,15 @@ def test_a_look_alike_that_is_not_urgent_gets_no_card(text: str) -> None:
     assert kind_of(text) is None
 
 
+def test_a_past_word_beside_a_now_word_holds_back_an_arrest_but_never_self_harm() -> None:
+    # "last year" alone says the danger is over; with "tonight" it is the story behind it.
+    assert kind_of("got out of prison last year and tonight he says he will kill himself") == (
+        "self_harm"
+    )
+    assert kind_of("got out of prison last year and he says he will kill himself") is None
+    assert kind_of("last year police arrested my brother, what are my rights now") is None
+
+
 def test_a_one_letter_slip_in_a_strong_phrase_still_counts_but_not_in_a_lone_word() -> None:
     assert kind_of("my friend is not breathng") == "overdose"
     # "picked" is one letter from "kicked", and a lone word must be exact. (The lists alone:
