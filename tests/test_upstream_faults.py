@@ -83,16 +83,13 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 
 def test_a_burst_of_404s_on_get_updates_is_outlasted(running: Running) -> None:
-    def refused() -> int:
-        return len([c for c in running.fake.calls("getUpdates") if c.status == 404])
-
     running.fake.fail_next("getUpdates", status=404, times=3)
     # Wait for the whole burst before asking: a poll already in flight when the burst was
     # set up could otherwise carry the question, and the answer would prove nothing.
-    deadline = time.monotonic() + 60
-    while refused() < 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert refused() == 3
+    refused = running.fake.wait_for(
+        "getUpdates", 3, timeout=60, predicate=lambda c: c.status == 404
+    )
+    assert len(refused) == 3
     running.ask()
     assert running.process.poll() is None
     assert_clean(running.log(), running.fake)
