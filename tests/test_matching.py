@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import gc
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -123,6 +124,29 @@ def test_slang_typos_and_word_order_still_find_the_provision(question: str, ref:
 def test_out_of_scope_questions_end_in_none(question: str) -> None:
     decision, _ = best(question)
     assert decision == "none"
+
+
+def test_building_the_index_sets_off_no_full_collection_and_restores_the_collector() -> None:
+    # A full (generation 2) collection walks every object built so far; left on, the
+    # build sets off several. A young one may follow the build at once, when counting resumes.
+    full_collections: list[dict[str, int]] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full_collections.append(info)
+
+    base = kb()
+    gc.callbacks.append(count)
+    try:
+        Matcher(base)
+        assert full_collections == []
+        assert gc.isenabled()
+        gc.disable()
+        Matcher(base)
+        assert not gc.isenabled(), "a collector that was off is left off"
+    finally:
+        gc.enable()
+        gc.callbacks.remove(count)
 
 
 def test_the_index_is_built_once_and_a_query_reads_no_files(

@@ -97,12 +97,13 @@ _MYANMAR_LETTER = re.compile(rf"(?=[{_MYANMAR}])[^\W\d_]")
 
 # One run of each script, in order. Latin (and any other script written with spaces) keeps
 # combining accents and joins apostrophes inside words ("don't"), so folding sees whole words.
-_RUNS = re.compile(
-    rf"(?P<thai>[{_THAI}]+)"
-    rf"|(?P<myanmar>[{_MYANMAR}]+)"
-    rf"|(?P<word>(?:[^\W_{_THAI}{_MYANMAR}]|[\u0300-\u036f])+"
-    rf"(?:['\u2019](?:[^\W_{_THAI}{_MYANMAR}]|[\u0300-\u036f])+)*)"
+_WORD = (
+    rf"(?:[^\W_{_THAI}{_MYANMAR}]|[\u0300-\u036f])+"
+    rf"(?:['\u2019](?:[^\W_{_THAI}{_MYANMAR}]|[\u0300-\u036f])+)*"
 )
+_RUNS = re.compile(rf"(?P<thai>[{_THAI}]+)|(?P<myanmar>[{_MYANMAR}]+)|(?P<word>{_WORD})")
+_WORDS = re.compile(_WORD)
+_THAI_OR_MYANMAR = re.compile(f"[{_THAI}{_MYANMAR}]")
 
 # Invisible characters that change nothing a reader sees but break matching: zero-width
 # characters, bidi embeddings/overrides/isolates (the RLO spoofing trick), BOM, soft hyphen.
@@ -472,6 +473,12 @@ def tokens(text: str, *, folded: bool = True) -> list[str]:
     (ICU word break), Burmese syllables. Punctuation is dropped. With ``folded=False`` Latin
     words are only casefolded, so that 'mà' (a Vietnamese filler) and 'ma' (of 'ma túy',
     drugs) can still be told apart."""
+    if not _THAI_OR_MYANMAR.search(text):
+        # Most texts are Latin only, and one findall cuts them about twice as fast.
+        words = _WORDS.findall(text)
+        if "'" in text or "\u2019" in text:
+            words = [w.replace("'", "").replace("\u2019", "") for w in words]
+        return [fold(w) for w in words] if folded else [w.casefold() for w in words]
     out: list[str] = []
     for m in _RUNS.finditer(text):
         kind = m.lastgroup
