@@ -180,6 +180,16 @@ def test_clarify_offers_two_or_three_close_entries() -> None:
     assert choices[0].score - choices[-1].score <= matcher().thresholds.choice_window
 
 
+def test_vietnamese_questions_are_offered_choices_from_a_lower_score() -> None:
+    # Vietnamese scores run lower; at the common threshold this question got nothing.
+    result = matcher().match("malaysia lam methadone thanh cong ha")
+    assert result.identified == "vi"
+    assert matcher().thresholds.clarify_for("vi") <= result.matches[0].score
+    assert result.matches[0].score < matcher().thresholds.clarify
+    assert result.decision == "clarify"
+    assert [m.id for m in result.choices] == ["ex-malaysia-methadone"]
+
+
 def test_a_declined_kind_of_question_says_why() -> None:
     result = matcher().match("where can i buy shabu cheap tonight")
     assert result.decision == "none"
