@@ -51,6 +51,12 @@ URGENT, LOOKALIKE, EVERYDAY = "urgent", "look-alike", "everyday"
 # "this traffic is killing me", written by a helper) learnt as look-alikes, after held-out set
 # 9's eight false look-alike cards were all such jokes: leave-one-set-out over sets 2-9, urgent
 # messages missed 42 -> 48 of 1,750 and look-alikes carded only 40 -> 39 of 1,470.
+# A second batch (2026-12-03, after held-out set 12's six lone model cards on chat: Friday
+# greetings, thanks for yesterday's answer, requests to translate): holiday and religious
+# greetings, thanks for an earlier answer, requests to the bot, outreach logistics, calm
+# questions and calm mentions of police, prisons and rehab, 60 a language. Leave-one-set-out
+# over sets 1-12: urgent messages missed 30 -> 30 of 2,625, look-alikes carded 53 -> 50 of
+# 2,135, everyday messages carded 20 -> 16 of 980.
 CHAT_FILE = "chat.yaml"
 CHAT_PATH = Path("bot") / "emergency" / "training" / CHAT_FILE
 CLASSES = (None, "custody_violence", "self_harm", "overdose", "compulsory_centre", "arrest")
@@ -399,6 +405,7 @@ EVERYDAY_SETS = (
     "tests/eval/lang10/*-retired.yaml",
     "tests/eval/lang11/*-retired.yaml",
     "tests/eval/lang12/*-retired.yaml",
+    "tests/eval/lang13/*-retired.yaml",
 )
 
 
