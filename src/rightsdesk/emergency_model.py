@@ -377,6 +377,7 @@ TRAINING_SETS = {
     10: "tests/eval/emergency10/*-retired.yaml",
     11: "tests/eval/emergency11/*-retired.yaml",
     12: "tests/eval/emergency12/*-retired.yaml",
+    13: "tests/eval/emergency13/*-retired.yaml",
 }
 
 
