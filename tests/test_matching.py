@@ -126,7 +126,7 @@ def test_out_of_scope_questions_end_in_none(question: str) -> None:
     assert decision == "none"
 
 
-def test_building_the_index_sets_off_no_full_collection_and_restores_the_collector() -> None:
+def test_building_the_index_sets_off_no_full_collection_and_sets_the_index_aside() -> None:
     # A full (generation 2) collection walks every object built so far; left on, the
     # build sets off several. A young one may follow the build at once, when counting resumes.
     full_collections: list[dict[str, int]] = []
@@ -138,9 +138,12 @@ def test_building_the_index_sets_off_no_full_collection_and_restores_the_collect
     base = kb()
     gc.callbacks.append(count)
     try:
+        frozen_before = gc.get_freeze_count()
         Matcher(base)
         assert full_collections == []
         assert gc.isenabled()
+        # Set aside, so no later collection walks the index in the middle of a question.
+        assert gc.get_freeze_count() > frozen_before
         gc.disable()
         Matcher(base)
         assert not gc.isenabled(), "a collector that was off is left off"
