@@ -357,27 +357,24 @@ class Vocabulary:
         self, words: list[str], phrases: Mapping[tuple[str, ...], tuple[str, ...]]
     ) -> list[str]:
         longest = self._longest
-        if longest.keys().isdisjoint(words):
+        # Only the words that start some phrase are looked at; the rest are copied in slices.
+        starts = [i for i, word in enumerate(words) if word in longest]
+        if not starts:
             return list(words)
         out: list[str] = []
-        i = 0
         n = len(words)
-        while i < n:
-            word = words[i]
-            start = longest.get(word)
-            if start is None:
-                out.append(word)
-                i += 1
-                continue
-            for size in range(min(start, n - i), 0, -1):
+        copied = 0  # words before this index are in ``out`` or were replaced
+        for i in starts:
+            if i < copied:
+                continue  # inside a phrase already replaced
+            for size in range(min(longest[words[i]], n - i), 0, -1):
                 replacement = phrases.get(tuple(words[i : i + size]))
                 if replacement is not None:
+                    out.extend(words[copied:i])
                     out.extend(replacement)
-                    i += size
+                    copied = i + size
                     break
-            else:
-                out.append(word)
-                i += 1
+        out.extend(words[copied:])
         return out
 
     def _correct_uncached(self, word: str) -> str:
