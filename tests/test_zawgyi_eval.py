@@ -42,6 +42,7 @@ def _script():  # type: ignore[no-untyped-def]
         "lang11/my-retired",
         "lang12/my-retired",
         "lang13/my-retired",
+        "lang14/my-retired",
     ],
 )
 def test_the_zawgyi_twins_are_up_to_date(name: str) -> None:

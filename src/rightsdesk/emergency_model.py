@@ -407,6 +407,7 @@ EVERYDAY_SETS = (
     "tests/eval/lang11/*-retired.yaml",
     "tests/eval/lang12/*-retired.yaml",
     "tests/eval/lang13/*-retired.yaml",
+    "tests/eval/lang14/*-retired.yaml",
 )
 
 
