@@ -22,7 +22,7 @@ from rightsdesk.evaluation import (
     summarise,
 )
 from rightsdesk.knowledge_base import KnowledgeBase, load_knowledge_base
-from rightsdesk.matching import Matcher, Vocabulary, normalise
+from rightsdesk.matching import _COLLECTOR, Match, Matcher, Vocabulary, normalise
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "tests" / "eval" / "questions.yaml"
@@ -126,9 +126,9 @@ def test_out_of_scope_questions_end_in_none(question: str) -> None:
     assert decision == "none"
 
 
-def test_building_the_index_sets_off_no_full_collection_and_sets_the_index_aside() -> None:
-    # A full (generation 2) collection walks every object built so far; left on, the
-    # build sets off several. A young one may follow the build at once, when counting resumes.
+def test_building_the_index_ends_in_one_full_collection_instead_of_several() -> None:
+    # A full (generation 2) collection walks every object built so far: left on, the
+    # collector sets off several during the build; one at the end leaves none for a question.
     full_collections: list[dict[str, int]] = []
 
     def count(phase: str, info: dict[str, int]) -> None:
@@ -136,20 +136,31 @@ def test_building_the_index_sets_off_no_full_collection_and_sets_the_index_aside
             full_collections.append(info)
 
     base = kb()
+    assert gc.isenabled()
     gc.callbacks.append(count)
     try:
-        frozen_before = gc.get_freeze_count()
         Matcher(base)
-        assert full_collections == []
+        assert len(full_collections) == 1
         assert gc.isenabled()
-        # Set aside, so no later collection walks the index in the middle of a question.
-        assert gc.get_freeze_count() > frozen_before
         gc.disable()
         Matcher(base)
+        assert len(full_collections) == 1, "with the collector off, the build collects nothing"
         assert not gc.isenabled(), "a collector that was off is left off"
     finally:
         gc.enable()
         gc.callbacks.remove(count)
+
+
+def test_overlapping_builds_turn_the_collector_back_on_only_after_the_last() -> None:
+    # A reload builds on a worker thread, so a second build may start before the first ends,
+    # and end after it.
+    first, second = _COLLECTOR.paused(), _COLLECTOR.paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled(), "the second build is still running"
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
 
 
 def test_the_index_is_built_once_and_a_query_reads_no_files(
@@ -181,6 +192,15 @@ def test_clarify_offers_two_or_three_close_entries() -> None:
     choices = result.choices
     assert 2 <= len(choices) <= 3
     assert choices[0].score - choices[-1].score <= matcher().thresholds.choice_window
+
+
+def test_the_lower_vietnamese_threshold_holds_for_vietnamese_only() -> None:
+    m = matcher()
+    near = (Match(kb().entries[0], m.thresholds.clarify - 2.0),)
+    assert m.thresholds.clarify_for("vi") < near[0].score
+    assert m.decide(near, "vi") == "clarify"
+    assert m.decide(near, "en") == "none"
+    assert m.decide(near, "th") == "none"
 
 
 def test_vietnamese_questions_are_offered_choices_from_a_lower_score() -> None:

@@ -30,10 +30,11 @@ import itertools
 import math
 import statistics
 import sys
+import threading
 from collections import defaultdict
 from collections.abc import Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
 
@@ -53,7 +54,8 @@ class Thresholds:
     (questions.yaml, lang/*-dev, lang2-6/*-retired), looking at each language apart.
 
     - ``answer``: the best entry scores at least this and leads the next by ``margin``.
-    - ``clarify``: below ``answer`` (or without the lead) but at least this: offer choices.
+    - ``clarify``: below ``answer`` (or without the lead) but at least this: offer choices
+      (``clarify_by_language`` may set another value for a language).
     - below ``clarify``: ``none``, an honest "I could not find this".
     - ``choice_window``: entries within this many points of the best are offered as choices.
 
@@ -82,10 +84,12 @@ class Thresholds:
     # 0.928 / 0.928 / 0.930, top3 0.969 / 0.984 / 0.987 / 0.989, declined 0.947 / 0.947 /
     # 0.947 / 0.939. No other language gained as much without declining less (Thai at 36:
     # top1 0.906 -> 0.912, declined 0.939 -> 0.931; English at 36 declined 0.970 -> 0.964).
-    clarify_by_language: Mapping[str, float] = field(default_factory=lambda: {"vi": 35.0})
+    # The value replaces ``clarify`` for that language outright, for choices and for the decline
+    # floor alike (a decline needs at least this score too); changing ``clarify`` leaves it.
+    clarify_by_language: tuple[tuple[str, float], ...] = (("vi", 35.0),)
 
     def clarify_for(self, lang: str | None) -> float:
-        return self.clarify_by_language.get(lang or "", self.clarify)
+        return dict(self.clarify_by_language).get(lang or "", self.clarify)
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -516,26 +520,44 @@ def _entry_fields(entry: Entry) -> dict[str, Texts]:
     }
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off for a while, as it was after, with what was built set
-    aside from its later rounds.
+class _CollectorPause:
+    """Python's cycle collector off while indexes are built, on again (if it was on) when the
+    last of them is done, then one full collection.
 
-    Building the index allocates millions of small lists, sets and dicts and frees almost none
+    Building an index allocates millions of small lists, sets and dicts and frees almost none
     of them in cycles, yet each allocation burst sets off a full collection that walks
     everything built so far: about a tenth of the build on this machine, for 173 objects
-    found. Left in the collector's view, the whole index would instead be walked by the first
-    full collection after the build, during some question: the slowest query of
-    `rightsdesk bench` went from 14 ms to 94 ms, and to 552 ms at ten times the size. Frozen
-    objects are still freed when nothing refers to them (an old index after a reload)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.freeze()
-            gc.enable()
+    found. One collection at the end (under a tenth of a second) instead keeps the next
+    automatic full collection from walking the whole new index during some question: without
+    it the slowest query of `rightsdesk bench` went from 14 ms to 94 ms (552 ms at ten times
+    the size). Counted, because a reload builds on a worker thread and two may overlap: the
+    collector comes back only after the last one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._resume = False
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                resume = self._depth == 0 and self._resume
+                if resume:
+                    gc.enable()
+            if resume:
+                gc.collect()
+
+
+_COLLECTOR = _CollectorPause()
 
 
 class Matcher:
@@ -549,7 +571,7 @@ class Matcher:
     ) -> None:
         self.kb = kb
         self.thresholds = thresholds
-        with _collector_paused():
+        with _COLLECTOR.paused():
             self._index(kb)
 
     def _index(self, kb: KnowledgeBase) -> None:
