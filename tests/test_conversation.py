@@ -66,6 +66,19 @@ def test_a_declined_question_gets_its_reason_and_a_way_to_browse() -> None:
     assert data(reply) == ["t", "x"]
 
 
+def test_a_declined_question_with_a_rights_word_also_offers_the_closest_entries() -> None:
+    # The bail amount is declined, but the question may be about bail refused: II.7 is one tap.
+    desk = make_desk()
+    result = desk.matcher.match("how much is bail for a drug case in manila")
+    assert result.declined is not None and result.declined.id == "bail-amounts-and-payment"
+    reply = desk.conversation.reply_for(result, "en", "KEY0000002")
+    assert reply.blocks[0].text == result.declined.reason.get("en")
+    offered = [d for d in data(reply) if d.startswith("c:")]
+    assert offered[0] == "c:KEY0000002:ii-7-arbitrary-arrest-detention"
+    assert offered == [f"c:KEY0000002:{m.entry.id}" for m in result.choices]
+    assert data(reply)[len(offered) : len(offered) + 2] == ["t", "x"]
+
+
 def test_a_question_about_where_to_find_a_service_offers_talk_to_a_person() -> None:
     desk = make_desk()
     result = desk.matcher.match("is the methadone clinic near the night market open on sunday")

@@ -225,7 +225,7 @@ class Conversation:
             return self.clarify(result, lang, query_key)
         if result.declined is not None:
             text = result.declined.reason.get(lang)
-            rows = [self._browse_row(lang)]
+            rows = [*self._choice_rows(result, lang, query_key), self._browse_row(lang)]
             if result.declined.offer == "contacts":
                 rows.insert(0, self._safety_row(lang))
             return Reply((Block("text", text),), tuple(rows), lang)
@@ -297,12 +297,16 @@ class Conversation:
         return Reply(tuple(blocks), tuple(self._related_rows(entry, lang)), lang)
 
     def clarify(self, result: MatchResult, lang: str, query_key: str = NO_QUERY) -> Reply:
-        rows: list[tuple[Button, ...]] = [
+        rows = [*self._choice_rows(result, lang, query_key), self._browse_row(lang)]
+        return Reply((Block("text", self.messages.get("did_you_mean", lang)),), tuple(rows), lang)
+
+    def _choice_rows(
+        self, result: MatchResult, lang: str, query_key: str
+    ) -> list[tuple[Button, ...]]:
+        return [
             (Button(self._button_title(c.entry, lang), f"c:{query_key}:{c.entry.id}"),)
             for c in result.choices
         ]
-        rows.append(self._browse_row(lang))
-        return Reply((Block("text", self.messages.get("did_you_mean", lang)),), tuple(rows), lang)
 
     def nothing_found(self, lang: str) -> Reply:
         m = self.messages

@@ -273,7 +273,9 @@ class MatchResult:
     decision: Decision
     matches: tuple[Match, ...]
     declined: Decline | None = None  # set when the question is a kind the bot declines
-    choices: tuple[Match, ...] = ()  # what to offer when the decision is ``clarify``
+    # What to offer when the decision is ``clarify``, or beside the reason of a decline of a
+    # question with a rights word in it.
+    choices: tuple[Match, ...] = ()
     script: languages.Script = "none"  # of the question's letters
     encoding: languages.Encoding | None = None  # how its Burmese was typed, if any
     identified: str | None = None  # language identification, restricted to ours
@@ -779,11 +781,10 @@ class Matcher:
         decline = next(((sc, d) for sc, d in scored if isinstance(d, Decline)), None)
         present = set(content)
         best_entry = top[0].score if top else 0.0
-        if (
-            decline is not None
-            and self._about_rights(present, prepared.text, identified)
-            and decline[0] < best_entry + RIGHTS_DECLINE_LEAD
-        ):
+        about_rights = decline is not None and self._about_rights(
+            present, prepared.text, identified
+        )
+        if decline is not None and about_rights and decline[0] < best_entry + RIGHTS_DECLINE_LEAD:
             # About someone's rights: never brushed off, and the entries are scored among
             # themselves, or a decline BM25 prefers would still drag them all down.
             decline = None
@@ -794,8 +795,18 @@ class Matcher:
         if decline is not None and decline[0] >= max(
             self.thresholds.clarify_for(identified), best_entry - DECLINE_MARGIN
         ):
-            # Near a kind of question we decline, declining beats a stretched answer.
-            return MatchResult(Decision.NONE, top, declined=decline[1], **about)  # type: ignore[arg-type]
+            # Near a kind of question we decline, declining beats a stretched answer. But a
+            # question with a rights word in it may still be about rights ("my uncle waits on
+            # death row under section 39B, what do the Guidelines say"): the entries close
+            # enough to offer go beside the reason, so a wrong decline is one tap from the answer.
+            offered = self.choices(top, identified) if about_rights else ()
+            return MatchResult(
+                Decision.NONE,
+                top,
+                declined=decline[1],
+                choices=offered,
+                **about,  # type: ignore[arg-type]
+            )
         language = None
         if top:
             number = best_phrasing.get(self._doc_index[top[0].entry.id])
