@@ -25,26 +25,7 @@ def _script():  # type: ignore[no-untyped-def]
     return module
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "lang/my-dev",
-        "lang/my-holdout",
-        "lang2/my-retired",
-        "lang3/my-retired",
-        "lang4/my-retired",
-        "lang5/my-retired",
-        "lang6/my-retired",
-        "lang7/my-retired",
-        "lang8/my-retired",
-        "lang9/my-retired",
-        "lang10/my-retired",
-        "lang11/my-retired",
-        "lang12/my-retired",
-        "lang13/my-retired",
-        "lang14/my-retired",
-    ],
-)
+@pytest.mark.parametrize("name", _script().burmese_sets())
 def test_the_zawgyi_twins_are_up_to_date(name: str) -> None:
     twin = _script().twin(EVAL / f"{name}.yaml")
     assert (EVAL / f"{name}-zawgyi.yaml").read_text(encoding="utf-8") == twin
