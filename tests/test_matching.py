@@ -143,7 +143,7 @@ def test_building_the_index_ends_in_one_full_collection_instead_of_several() -> 
         assert len(full_collections) == 1
         assert gc.isenabled()
         gc.disable()
-        Matcher(base)
+        Matcher(load_knowledge_base(ROOT / "tests" / "fixtures" / "kb_valid"))
         assert len(full_collections) == 1, "with the collector off, the build collects nothing"
         assert not gc.isenabled(), "a collector that was off is left off"
     finally:
@@ -157,9 +157,11 @@ def test_overlapping_builds_turn_the_collector_back_on_only_after_the_last() -> 
     first, second = _COLLECTOR.paused(), _COLLECTOR.paused()
     first.__enter__()
     second.__enter__()
-    first.__exit__(None, None, None)
-    assert not gc.isenabled(), "the second build is still running"
-    second.__exit__(None, None, None)
+    try:
+        first.__exit__(None, None, None)
+        assert not gc.isenabled(), "the second build is still running"
+    finally:
+        second.__exit__(None, None, None)
     assert gc.isenabled()
 
 
