@@ -28,7 +28,6 @@ All these numbers were picked by leave-one-set-out evaluation (``scripts/emergen
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 import math
@@ -36,9 +35,19 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from rightsdesk.languages import _clusters
+from rightsdesk.text_model import (
+    MAX_N,
+    STEP_SIZE,
+    STEPS,
+    BinaryModel,
+    dump_binary,
+    features,
+    fit,
+    fit_binary,
+    read_binary,
+    read_weights,
+)
 
 MODEL_FILE = "model.tsv"
 LOOKALIKE_FILE = "lookalike.tsv"
@@ -60,10 +69,7 @@ URGENT, LOOKALIKE, EVERYDAY = "urgent", "look-alike", "everyday"
 CHAT_FILE = "chat.yaml"
 CHAT_PATH = Path("bot") / "emergency" / "training" / CHAT_FILE
 CLASSES = (None, "custody_violence", "self_harm", "overdose", "compulsory_centre", "arrest")
-MAX_N = 4
 L2 = 1e-4
-STEPS = 300
-STEP_SIZE = 0.05
 PRUNE = 0.002  # features whose weights all stay below this are left out of the file
 DIGITS = 4
 # Picked by leave-one-set-out over sets 2-7 (scripts/emergency-loso; recall / look-alikes
@@ -126,36 +132,6 @@ LOOKALIKE_L2 = 0.0
 #   with the look-alike model no better (nested 0.969 / 0.019 against 0.967 / 0.021).
 
 
-def features(words: Sequence[str]) -> frozenset[str]:
-    """The features of a message's folded tokens (as :func:`rightsdesk.languages.tokens`)."""
-    return _features(tuple(words))
-
-
-# Both models read every message's features, one right after the other: a short memory
-# spares the second from computing them again.
-@functools.lru_cache(maxsize=16)
-def _features(words: tuple[str, ...]) -> frozenset[str]:
-    out: set[str] = set()
-    for word in words:
-        out |= _word_features(word)
-    for a, b in itertools.pairwise(words):
-        out.add(f"b:{a} {b}")
-    return frozenset(out)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _word_features(word: str) -> frozenset[str]:
-    # Words repeat from one message to the next, so their n-grams are worth keeping.
-    units = ["<", *_clusters(word), ">"]
-    out = {"w:" + word}
-    for n in range(1, MAX_N + 1):
-        for i in range(len(units) - n + 1):
-            gram = "".join(units[i : i + n])
-            if gram not in ("<", ">"):
-                out.add(gram)
-    return frozenset(out)
-
-
 @dataclass(frozen=True)
 class Prediction:
     urgent: float  # probability that the message is about an emergency happening now
@@ -185,24 +161,12 @@ class EmergencyModel:
         return Prediction(urgent=1 - exp[0] / total, kind=str(CLASSES[best]))
 
 
-class LookalikeModel:
+class LookalikeModel(BinaryModel):
     """Urgent message or look-alike: one weight per feature, a logistic regression."""
-
-    def __init__(self, weights: dict[str, float], bias: float) -> None:
-        self.weights = weights
-        self.bias = bias
 
     def urgent(self, words: Sequence[str]) -> float:
         """The probability that the message is urgent rather than a look-alike."""
-        feats = features(words)
-        get = self.weights.get
-        total = sum(w for w in map(get, feats) if w is not None)
-        score = self.bias + (total / math.sqrt(len(feats)) if feats else 0.0)
-        # Written so that exp() cannot overflow, however large the score.
-        if score >= 0:
-            return 1 / (1 + math.exp(-score))
-        e = math.exp(score)
-        return e / (1 + e)
+        return self.probability(words)
 
 
 # -- training (numpy only here, so that start-up does not need it) ---------------------------
@@ -214,7 +178,7 @@ def train(messages: Iterable[tuple[Sequence[str], str | None]]) -> EmergencyMode
     for words, kind in messages:
         rows.append(sorted(features(words)))
         labels.append(CLASSES.index(kind))
-    vocab, w, b = _fit(rows, labels, len(CLASSES), L2)
+    vocab, w, b = fit(rows, labels, len(CLASSES), L2)
     weights = {
         f: tuple(round(float(x), DIGITS) for x in w[i])
         for f, i in sorted(vocab.items())
@@ -225,64 +189,8 @@ def train(messages: Iterable[tuple[Sequence[str], str | None]]) -> EmergencyMode
 
 def train_lookalike(messages: Iterable[tuple[Sequence[str], bool]]) -> LookalikeModel:
     """Fit the look-alike model on (tokens, urgent or not) pairs."""
-    rows, labels = [], []
-    for words, urgent in messages:
-        rows.append(sorted(features(words)))
-        labels.append(int(urgent))
-    vocab, w, b = _fit(rows, labels, 2, LOOKALIKE_L2)
-    # A softmax over two classes is a logistic regression on the difference of their scores.
-    diff = w[:, 1] - w[:, 0]
-    weights = {
-        f: round(float(diff[i]), DIGITS)
-        for f, i in sorted(vocab.items())
-        if abs(float(diff[i])) >= PRUNE
-    }
-    return LookalikeModel(weights, round(float(b[1] - b[0]), DIGITS))
-
-
-def _fit(
-    rows: Sequence[Sequence[str]],
-    labels: Sequence[int],
-    c: int,
-    l2: float,
-) -> tuple[dict[str, int], Any, Any]:
-    """A softmax regression over ``c`` classes on messages given as their features: the
-    feature index, the weights (features x classes) and the biases."""
-    import numpy as np
-
-    vocab: dict[str, int] = {}
-    for feats in rows:
-        for f in feats:
-            vocab.setdefault(f, len(vocab))
-    n, v = len(labels), len(vocab)
-    r = np.array([i for i, fs in enumerate(rows) for _ in fs], dtype=np.int64)
-    col = np.array([vocab[f] for fs in rows for f in fs], dtype=np.int64)
-    counts = np.bincount(r, minlength=n).astype(float)
-    val = 1 / np.sqrt(counts[r])
-    target = np.eye(c)[np.array(labels)]
-    share = (np.ones(n) / n)[:, None]  # each message counts alike in the loss
-    w = np.zeros((v, c))
-    b = np.zeros(c)
-    m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros(c), np.zeros(c)
-    for t in range(1, STEPS + 1):
-        z = b + np.stack(
-            [np.bincount(r, weights=w[col, k] * val, minlength=n) for k in range(c)], 1
-        ).astype(float)
-        z -= z.max(1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(1, keepdims=True)
-        g = (p - target) * share
-        g_w = l2 * w + np.stack(
-            [np.bincount(col, weights=g[r, k] * val, minlength=v) for k in range(c)], 1
-        ).astype(float)
-        g_b = g.sum(0)
-        m_w = 0.9 * m_w + 0.1 * g_w
-        v_w = 0.999 * v_w + 0.001 * g_w**2
-        m_b = 0.9 * m_b + 0.1 * g_b
-        v_b = 0.999 * v_b + 0.001 * g_b**2
-        w -= STEP_SIZE * (m_w / (1 - 0.9**t)) / (np.sqrt(v_w / (1 - 0.999**t)) + 1e-8)
-        b -= STEP_SIZE * (m_b / (1 - 0.9**t)) / (np.sqrt(v_b / (1 - 0.999**t)) + 1e-8)
-    return vocab, w, b
+    model = fit_binary(messages, LOOKALIKE_L2, prune=PRUNE, digits=DIGITS)
+    return LookalikeModel(model.weights, model.bias)
 
 
 # -- the shipped file -----------------------------------------------------------------------
@@ -310,53 +218,23 @@ def dump(model: EmergencyModel, trained_on: str) -> str:
 
 
 def dump_lookalike(model: LookalikeModel, trained_on: str) -> str:
-    lines = [
+    header = [
         "# Generated by scripts/emergency-model from the development sets; do not edit.",
         "# Urgent messages against their look-alikes: one weight per feature.",
         f"# data {trained_on}",
-        f"# bias {model.bias:g}",
     ]
-    for name, weight in sorted(model.weights.items()):
-        lines.append(f"{name}\t{weight:g}")
-    return "\n".join(lines) + "\n"
-
-
-def _read_weights(
-    path: Path, width: int
-) -> tuple[dict[str, tuple[float, ...]], tuple[float, ...], str]:
-    """A model file's features with their ``width`` weights each, its bias line and the hash
-    of the data it was trained on."""
-    weights: dict[str, tuple[float, ...]] = {}
-    bias: tuple[float, ...] = ()
-    trained_on = ""
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.startswith("# data "):
-            trained_on = line[len("# data ") :].strip()
-            continue
-        if line.startswith("# bias "):
-            bias = tuple(float(x) for x in line[len("# bias ") :].split())
-            continue
-        if not line or line.startswith("#"):
-            continue
-        name, _, values = line.rpartition("\t")
-        numbers = tuple(float(x) for x in values.split())
-        if not name or len(numbers) != width:
-            raise ValueError(f"{path}:{number}: expected a feature and {width} weight(s)")
-        weights[name] = numbers
-    if len(bias) != width:
-        raise ValueError(f"{path}: expected a line '# bias' with {width} number(s)")
-    return weights, bias, trained_on
+    return dump_binary(model, header)
 
 
 def read_lookalike(path: Path) -> tuple[LookalikeModel, str]:
     """The look-alike model in ``path`` and the hash of the data it was trained on."""
-    weights, bias, trained_on = _read_weights(path, 1)
-    return LookalikeModel({f: w for f, (w,) in weights.items()}, bias[0]), trained_on
+    model, trained_on = read_binary(path)
+    return LookalikeModel(model.weights, model.bias), trained_on
 
 
 def read(path: Path) -> tuple[EmergencyModel, str]:
     """The model in ``path`` and the hash of the data it was trained on."""
-    weights, bias, trained_on = _read_weights(path, len(CLASSES))
+    weights, bias, trained_on = read_weights(path, len(CLASSES))
     return EmergencyModel(weights, bias), trained_on
 
 
