@@ -18,6 +18,7 @@ from rightsdesk.decision import Decision
 from rightsdesk.emergency import Emergencies, Found
 from rightsdesk.knowledge_base import KnowledgeBase
 from rightsdesk.matching import Match, Matcher, MatchResult
+from rightsdesk.scope_model import ScopeModel
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,13 @@ class Analysis:
     result: MatchResult
 
 
-def version(kb: KnowledgeBase, emergencies: Emergencies | None) -> str:
-    """Everything an analysis depends on: the knowledge base and the emergency words."""
-    return f"{kb.version}+{emergencies.version if emergencies else 'none'}"
+def version(
+    kb: KnowledgeBase, emergencies: Emergencies | None, scope: ScopeModel | None = None
+) -> str:
+    """Everything an analysis depends on: the knowledge base, the emergency words and the
+    scope model."""
+    scoped = f"+scope-{scope.trained_on[:12]}" if scope is not None else ""
+    return f"{kb.version}+{emergencies.version if emergencies else 'none'}{scoped}"
 
 
 def analyse(text: str, matcher: Matcher, emergencies: Emergencies | None) -> Analysis:
@@ -54,6 +59,7 @@ def to_wire(analysis: Analysis) -> dict[str, Any]:
         "encoding": result.encoding,
         "identified": result.identified,
         "phrasing": result.phrasing_language,
+        "out_of_scope": result.out_of_scope,
     }
 
 
@@ -75,6 +81,7 @@ def from_wire(data: dict[str, Any], kb: KnowledgeBase) -> Analysis:
             encoding=_optional(data["encoding"]),  # type: ignore[arg-type]
             identified=_optional(data["identified"]),
             phrasing_language=_optional(data["phrasing"]),
+            out_of_scope=_probability(data["out_of_scope"]),
         )
         if found is not None:
             kind, lang, strong, by_model = found
@@ -98,3 +105,11 @@ def _optional(value: object) -> str | None:
     if value is not None and not isinstance(value, str):
         raise TypeError("expected a string")
     return value
+
+
+def _probability(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError("expected a probability")
+    return float(value)

@@ -79,9 +79,9 @@ def serve() -> int:
     if not found.ok or found.kb is None:
         send(["failed", f"{len(found.problems)} problem(s) in the content"])
         return 1
-    matcher = Matcher(found.kb)
+    matcher = Matcher(found.kb, scope=found.scope)
     languages.load_models()
-    version = analysis.version(found.kb, found.emergencies)
+    version = analysis.version(found.kb, found.emergencies, found.scope)
     send(["ready", version])
     for line in stdin:
         message = json.loads(line)

@@ -30,6 +30,7 @@ from rightsdesk.query_log import QueryLogError
 if TYPE_CHECKING:
     from rightsdesk.admin_reports import GapReport
     from rightsdesk.desk import AnyQueryLog, Desk
+    from rightsdesk.scope_model import ScopeModel
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--no-baseline", action="store_true", help="skip the BM25 comparison")
     ev.add_argument("--misses", action="store_true", help="list the questions it got wrong")
+    ev.add_argument(
+        "--no-scope-model",
+        action="store_true",
+        help="match as if there were no scope model (bot/scope/model.tsv), to compare",
+    )
     _kb_option(ev)
     ev.set_defaults(handler=_eval)
 
@@ -221,6 +227,17 @@ def _kb_option(parser: argparse.ArgumentParser) -> None:
 
 def _kb(args: argparse.Namespace, settings: Settings) -> KnowledgeBase:
     return load_knowledge_base(args.kb or settings.kb_dir)
+
+
+def _scope(settings: Settings) -> ScopeModel | None:
+    """The scope model beside the bot's messages, as the bot reads it (None if there is
+    none); a broken file stops the command with its problem."""
+    from rightsdesk.scope_model import check_scope
+
+    problems, model = check_scope(settings.messages_path.parent / "scope")
+    if problems:
+        raise KnowledgeBaseError(problems)
+    return model
 
 
 # -- factsheet ----------------------------------------------------------------------------
@@ -535,6 +552,8 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
                 for m in result.matches
             ],
             "declined": result.declined.id if result.declined else None,
+            # The scope model's probability that the question is out of scope, when asked.
+            "out_of_scope": result.out_of_scope,
             "emergency": reply.emergency,
             "text": text,
         }
@@ -576,7 +595,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     except EvalFileError as error:
         print(f"rightsdesk: {error}", file=sys.stderr)
         return 1
-    matcher = Matcher(kb)
+    matcher = Matcher(kb, scope=None if args.no_scope_model else _scope(settings))
     outcomes = evaluate(questions, matcher_ranker(matcher))
     report = summarise(outcomes)
     baseline = None
@@ -692,7 +711,10 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
     kb = _kb(args, settings)
     questions = [q.q for path in args.questions for q in load_questions(path)]
-    report = run(kb, questions)
+    started = time.perf_counter()
+    scope = _scope(settings)
+    scope_s = time.perf_counter() - started
+    report = run(kb, questions, scope=scope)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -703,6 +725,8 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
             f"p50={r['p50_ms']:.2f}ms p99={r['p99_ms']:.2f}ms max={r['max_ms']:.2f}ms "
             f"qps={r['qps']:.0f} ({r['queries']} queries, one core)"
         )
+    if scope is not None:
+        print(f"scope model read in {scope_s:.3f}s; every question above was checked by it")
     print(
         f"peak RSS {report['peak_rss_mb']} MB with today's base loaded"
         f" ({report['peak_rss_mb_with_tenfold']} MB once the ten-fold copy is built too)"
@@ -808,7 +832,7 @@ def _suggest(args: argparse.Namespace, settings: Settings, report: GapReport) ->
     from rightsdesk import curator
     from rightsdesk.matching import Matcher
 
-    matcher = Matcher(_kb(args, settings))
+    matcher = Matcher(_kb(args, settings), scope=_scope(settings))
     suggestions = curator.suggest(report, matcher)
     args.suggest.write_text(
         curator.format_suggestions(

@@ -13,6 +13,7 @@ from rightsdesk.emergency import Emergencies, check_emergencies
 from rightsdesk.knowledge_base import KnowledgeBase, Problem, check_knowledge_base
 from rightsdesk.messages import Messages, check_messages
 from rightsdesk.referrals import Referrals, check_referrals
+from rightsdesk.scope_model import ScopeModel, check_scope
 from rightsdesk.sectors import Sectors, check_sectors
 
 __all__ = ["Content", "check_content"]
@@ -28,6 +29,7 @@ class Content:
     emergencies: Emergencies | None
     referrals: Referrals | None
     sectors: Sectors | None
+    scope: ScopeModel | None = None  # optional: without it the matcher's words decide alone
 
     @property
     def ok(self) -> bool:
@@ -42,7 +44,8 @@ class Content:
 
 def check_content(kb_dir: Path, messages_path: Path) -> Content:
     """The knowledge base, the bot's messages, and the emergency, referral and sector files
-    beside them, with every problem found (each names its file and line)."""
+    and the scope model beside them, with every problem found (each names its file and
+    line)."""
     problems, kb = check_knowledge_base(kb_dir)
     ids = [e.id for e in kb.entries] if kb else None
     message_problems, messages = check_messages(messages_path)
@@ -54,4 +57,6 @@ def check_content(kb_dir: Path, messages_path: Path) -> Content:
     problems += referral_problems
     sector_problems, sectors = check_sectors(kb_dir, ids)
     problems += sector_problems
-    return Content(problems, kb, messages, emergencies, referrals, sectors)
+    scope_problems, scope = check_scope(bot_dir / "scope")
+    problems += scope_problems
+    return Content(problems, kb, messages, emergencies, referrals, sectors, scope)

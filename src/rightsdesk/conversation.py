@@ -9,7 +9,7 @@ Button data stays far below Telegram's 64-byte limit: it holds short codes and e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
@@ -229,7 +229,8 @@ class Conversation:
             if result.declined.offer == "contacts":
                 rows.insert(0, self._safety_row(lang))
             return Reply((Block("text", text),), tuple(rows), lang)
-        return self.nothing_found(lang)
+        # The scope model may have declined a question that had choices: they go beside.
+        return self.nothing_found(lang, self._choice_rows(result, lang, query_key))
 
     def answer(self, entry: Entry, lang: str, query_key: str = NO_QUERY) -> Reply:
         m = self.messages
@@ -308,13 +309,13 @@ class Conversation:
             for c in result.choices
         ]
 
-    def nothing_found(self, lang: str) -> Reply:
+    def nothing_found(self, lang: str, choices: Sequence[tuple[Button, ...]] = ()) -> Reply:
         m = self.messages
         blocks = (
             Block("text", m.get("none_found", lang)),
             Block("text", m.get("rephrase_hint", lang)),
         )
-        return Reply(blocks, (self._browse_row(lang),), lang)
+        return Reply(blocks, (*choices, self._browse_row(lang)), lang)
 
     # -- safety -------------------------------------------------------------------------
 

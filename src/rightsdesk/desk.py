@@ -33,6 +33,7 @@ from rightsdesk.matching import Matcher, MatchResult
 from rightsdesk.messages import Messages
 from rightsdesk.query_log import NullQueryLog, QueryEvent, QueryLog, QueryLogError
 from rightsdesk.referrals import Referrals
+from rightsdesk.scope_model import ScopeModel
 from rightsdesk.sectors import Sectors
 
 log = logging.getLogger("rightsdesk.desk")
@@ -114,6 +115,7 @@ class Desk:
         emergencies: Emergencies | None = None,
         referrals: Referrals | None = None,
         sectors: Sectors | None = None,
+        scope: ScopeModel | None = None,
         known_words: KnownWords | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -128,6 +130,7 @@ class Desk:
             emergencies=emergencies,
             referrals=referrals,
             sectors=sectors,
+            scope=scope,
             known_words=known_words,
             today=lambda: self._clock().date(),
         )
@@ -583,6 +586,7 @@ class Library:
         emergencies: Emergencies | None = None,
         referrals: Referrals | None = None,
         sectors: Sectors | None = None,
+        scope: ScopeModel | None = None,
         known_words: KnownWords | None = None,
         today: Callable[[], date] | None = None,
     ) -> Library:
@@ -599,7 +603,7 @@ class Library:
         return cls(
             kb,
             messages,
-            matcher or Matcher(kb),
+            matcher or Matcher(kb, scope=scope),
             conversation,
             FactSheets(kb, messages, sectors),
             emergencies,
@@ -637,13 +641,14 @@ class Library:
             emergencies=found.emergencies,
             referrals=found.referrals,
             sectors=found.sectors,
+            scope=found.scope,
             today=today,
         )
 
     @property
     def analysis_version(self) -> str:
         """What an analysis of a question depends on (see :func:`analysis.version`)."""
-        return analysis.version(self.kb, self.emergencies)
+        return analysis.version(self.kb, self.emergencies, self.matcher.scope)
 
     def analyse(self, text: str) -> analysis.Analysis:
         return analysis.analyse(text, self.matcher, self.emergencies)

@@ -286,6 +286,7 @@ EVERYDAY_SETS = (
     "tests/eval/lang12/*-retired.yaml",
     "tests/eval/lang13/*-retired.yaml",
     "tests/eval/lang14/*-retired.yaml",
+    "tests/eval/lang15/*-retired.yaml",
 )
 
 

@@ -40,10 +40,11 @@ from typing import TypeVar
 
 from rapidfuzz import fuzz, process
 
-from rightsdesk import languages
+from rightsdesk import languages, scope_model
 from rightsdesk.decision import Decision
 from rightsdesk.knowledge_base import Decline, Entry, KnowledgeBase, LanguageWords
 from rightsdesk.localized import DEFAULT_LANGUAGE, Localized
+from rightsdesk.scope_model import ScopeModel
 
 T = TypeVar("T")
 
@@ -279,6 +280,8 @@ class MatchResult:
     encoding: languages.Encoding | None = None  # how its Burmese was typed, if any
     identified: str | None = None  # language identification, restricted to ours
     phrasing_language: str | None = None  # language of the phrasing that matched best
+    # The scope model's probability that the question is out of scope, when it was asked.
+    out_of_scope: float | None = None
 
     @property
     def best(self) -> Match | None:
@@ -569,9 +572,12 @@ class Matcher:
         kb: KnowledgeBase,
         *,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        scope: ScopeModel | None = None,
     ) -> None:
         self.kb = kb
         self.thresholds = thresholds
+        # Consulted before answering or offering choices; None: the words alone decide.
+        self.scope = scope
         with _COLLECTOR.paused():
             self._index(kb)
 
@@ -809,6 +815,21 @@ class Matcher:
                 choices=offered,
                 **about,  # type: ignore[arg-type]
             )
+        decision = self.decide(top, identified)
+        doubt = None
+        if decision is not Decision.NONE and self.scope is not None:
+            doubt = self.scope.out_of_scope([w for w in languages.tokens(prepared.text) if w])
+            rights = self._about_rights(present, prepared.text, identified)
+            if doubt >= (scope_model.RIGHTS_THRESHOLD if rights else scope_model.THRESHOLD):
+                # Not a question the Guidelines answer, by the model: "I could not find this",
+                # with the choices beside it, as a decline has them.
+                return MatchResult(
+                    Decision.NONE,
+                    top,
+                    choices=self.choices(top, identified),
+                    out_of_scope=doubt,
+                    **about,  # type: ignore[arg-type]
+                )
         language = None
         if top:
             number = best_phrasing.get(self._doc_index[top[0].entry.id])
@@ -818,10 +839,11 @@ class Matcher:
                 else None
             )
         return MatchResult(
-            self.decide(top, identified),
+            decision,
             top,
             choices=self.choices(top, identified),
             phrasing_language=language,
+            out_of_scope=doubt,
             **about,  # type: ignore[arg-type]
         )
 
