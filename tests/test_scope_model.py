@@ -189,10 +189,17 @@ def test_a_hashed_model_survives_its_file(tmp_path: Path) -> None:
 def test_a_broken_line_is_named_with_its_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "model.tsv"
     path.write_text("# data x\n# bits 4\n# bias 0\n3\t0.5\nseven\teight\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"model\.tsv:5: expected a bucket and its weight"):
+    with pytest.raises(ValueError, match=r"model\.tsv:5: expected .* a bucket and its weight"):
         read_hashed(path)
     path.write_text("# bits 4\n# bias 0\n99\t0.5\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="bucket 99 is not below 16"):
+    with pytest.raises(ValueError, match=r"model\.tsv:3: bucket 99 is not below 16"):
+        read_hashed(path)
+    # A weight before the size is known, and a size no model has.
+    path.write_text("3\t0.5\n# bits 4\n# bias 0\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"model\.tsv:1: expected '# bits'"):
+        read_hashed(path)
+    path.write_text("# bits 40\n# bias 0\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"model\.tsv:1: expected '# bits' \(1 to 24\)"):
         read_hashed(path)
 
 

@@ -287,6 +287,7 @@ EVERYDAY_SETS = (
     "tests/eval/lang13/*-retired.yaml",
     "tests/eval/lang14/*-retired.yaml",
     "tests/eval/lang15/*-retired.yaml",
+    "tests/eval/lang16/*-retired.yaml",
 )
 
 

@@ -245,29 +245,46 @@ def dump_hashed(model: HashedModel, header: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+MAX_BITS = 24  # 64 MB of weights: a file asking for more is broken, not a bigger model
+
+
 def read_hashed(path: Path) -> tuple[HashedModel, str]:
-    """The hashed model in ``path`` and the hash of the data it was trained on."""
+    """The hashed model in ``path`` and the hash of the data it was trained on. Read line by
+    line into the array, which "# bits" sizes before the first weight: holding the file's
+    118,000 lines as strings first would have raised the bot's peak memory."""
     bits = bias = None
     trained_on = ""
-    pairs: list[tuple[int, float]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            if line.startswith("# data "):
-                trained_on = line[len("# data ") :].strip()
-            elif line.startswith("# bits "):
-                bits = int(line[len("# bits ") :])
-            elif line.startswith("# bias "):
-                bias = float(line[len("# bias ") :])
-            elif line and not line.startswith("#"):
-                key, value = line.split("\t")
-                pairs.append((int(key), float(value)))
-        except ValueError:
-            raise ValueError(f"{path}:{number}: expected a bucket and its weight") from None
-    if bits is None or bias is None:
+    weights: array[float] | None = None
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            line = line.rstrip("\n")
+            try:
+                if line.startswith("# data "):
+                    trained_on = line[len("# data ") :].strip()
+                elif line.startswith("# bits "):
+                    bits = int(line[len("# bits ") :])
+                    if not 1 <= bits <= MAX_BITS:
+                        raise ValueError
+                    weights = array("f", bytes(4 << bits))
+                elif line.startswith("# bias "):
+                    bias = float(line[len("# bias ") :])
+                elif line and not line.startswith("#"):
+                    key, value = line.split("\t")
+                    if weights is None:
+                        raise ValueError
+                    bucket = int(key)
+                    if not 0 <= bucket < len(weights):
+                        raise ValueError(
+                            f"{path}:{number}: bucket {bucket} is not below {len(weights)}"
+                        )
+                    weights[bucket] = float(value)
+            except ValueError as error:
+                if str(error).startswith(str(path)):
+                    raise
+                raise ValueError(
+                    f"{path}:{number}: expected '# bits' (1 to {MAX_BITS}) before the weights,"
+                    " then a bucket and its weight per line"
+                ) from None
+    if bits is None or bias is None or weights is None:
         raise ValueError(f"{path}: expected the lines '# bits' and '# bias'")
-    weights = array("f", bytes(4 << bits))
-    for bucket, weight in pairs:
-        if not 0 <= bucket < len(weights):
-            raise ValueError(f"{path}: bucket {bucket} is not below {len(weights)}")
-        weights[bucket] = weight
     return HashedModel(weights, bias, bits), trained_on
