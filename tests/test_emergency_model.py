@@ -16,6 +16,7 @@ from conftest import ROOT, shipped_emergencies
 from rightsdesk import emergency_model as em
 from rightsdesk.emergency import Emergencies, check_emergencies, load_emergencies
 from rightsdesk.emergency_model import EmergencyModel, LookalikeModel, Prediction
+from rightsdesk.yaml_source import YamlSyntaxError
 
 EMERGENCY_DIR = ROOT / "bot" / "emergency"
 
@@ -231,8 +232,8 @@ def test_everyday_chat_is_learnt_as_no_emergency() -> None:
 def test_a_chat_file_that_is_not_lists_of_texts_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / em.CHAT_FILE
     bad.write_text("en:\n  - hi\n  - {q: nested}\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="en: expected a list of texts"):
-        em.chat_messages(bad)
+    with pytest.raises(YamlSyntaxError, match=r"chat.yaml:1: en: expected a list of texts"):
+        em.grouped_messages([bad])
 
 
 def test_everyday_questions_are_learnt_as_no_emergency() -> None:

@@ -319,11 +319,12 @@ def grouped_messages(files: Iterable[Path]) -> list[tuple[str, str | None, str]]
     "N urgent, M look-alikes, K everyday" (set 6 on) lists its look-alikes before its everyday
     messages; in older files every non-urgent message is a look-alike."""
     from rightsdesk.evaluation import load_emergency_questions, load_questions
+    from rightsdesk.yaml_source import load_texts_by_language
 
     out: list[tuple[str, str | None, str]] = []
     for path in files:
         if path.name == CHAT_FILE:
-            out.extend((text, None, EVERYDAY) for text in chat_messages(path))
+            out.extend((text, None, EVERYDAY) for text in load_texts_by_language(path))
             continue
         if _is_everyday(path):
             out.extend((q.q, None, EVERYDAY) for q in load_questions(path))
@@ -338,21 +339,6 @@ def grouped_messages(files: Iterable[Path]) -> list[tuple[str, str | None, str]]
             seen += 1
             everyday = lookalikes is not None and seen > lookalikes
             out.append((q.q, None, EVERYDAY if everyday else LOOKALIKE))
-    return out
-
-
-def chat_messages(path: Path) -> list[str]:
-    """The messages of a chat file: per language code, a list of texts."""
-    from rightsdesk.yaml_source import load_yaml
-
-    data = load_yaml(path).data
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected languages, each with a list of messages")
-    out: list[str] = []
-    for lang, texts in data.items():
-        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            raise ValueError(f"{path}: {lang}: expected a list of texts")
-        out.extend(texts)
     return out
 
 

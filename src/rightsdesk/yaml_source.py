@@ -82,6 +82,20 @@ def load_yaml(path: Path) -> YamlDocument:
     return YamlDocument(path=path, data=data, lines=lines)
 
 
+def load_texts_by_language(path: Path) -> list[str]:
+    """The texts of a training file that maps each language code to a list of texts (the
+    emergency model's everyday chat, the scope model's unanswered questions), in order."""
+    document = load_yaml(path)
+    if not isinstance(document.data, dict):
+        raise YamlSyntaxError(path, 1, "expected languages, each with a list of texts")
+    out: list[str] = []
+    for lang, texts in document.data.items():
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise YamlSyntaxError(path, document.line_of(lang), f"{lang}: expected a list of texts")
+        out.extend(texts)
+    return out
+
+
 def _refuse_aliases(path: Path, root: yaml.Node) -> None:
     """Refuse anchors and aliases, before anything is built from them.
 
