@@ -114,6 +114,6 @@ def test_every_content_folder_is_installed_with_the_package() -> None:
         p.parent.relative_to(root)
         for top in ("knowledge_base", "bot")
         for p in (root / top).rglob("*")
-        if p.suffix in (".yaml", ".md")
+        if p.suffix in (".yaml", ".md", ".tsv")
     }
     assert folders <= listed, f"add to [tool.setuptools.data-files]: {sorted(folders - listed)}"
